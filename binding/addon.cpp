@@ -1,0 +1,136 @@
+// Module entry: registers the functions of NativeAddon (src/native.ts).
+#include <napi.h>
+
+#include <cstring>
+
+#include "entropy/rans.h"
+#include "formats/container.h"
+#include "js_errors.h"
+#include "model_wrap.h"
+#include "util/threads.h"
+
+namespace psic_binding {
+
+namespace {
+
+Napi::Value ParseContainer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "parseContainer(bytes, pixelLimit)");
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  const uint64_t limit = info.Length() > 1 && info[1].IsNumber()
+                             ? static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue())
+                             : psic::kDefaultPixelLimit;
+  return guarded(env, [&]() -> Napi::Value {
+    const psic::ParsedContainer parsed = psic::parse_container(bytes.Data(), bytes.ByteLength(), limit);
+    const psic::ContainerHeader& h = parsed.header;
+    auto o = Napi::Object::New(env);
+    o.Set("version", static_cast<double>(h.version));
+    o.Set("modelId", psic::model_id_hex(h.model_id));
+    o.Set("width", static_cast<double>(h.width));
+    o.Set("height", static_cast<double>(h.height));
+    auto pad = Napi::Object::New(env);
+    pad.Set("left", static_cast<double>(h.padding.left));
+    pad.Set("right", static_cast<double>(h.padding.right));
+    pad.Set("top", static_cast<double>(h.padding.top));
+    pad.Set("bottom", static_cast<double>(h.padding.bottom));
+    o.Set("padding", pad);
+    auto shape = [&](const std::array<uint32_t, 3>& s) {
+      auto a = Napi::Array::New(env, 3);
+      for (uint32_t i = 0; i < 3; ++i) a.Set(i, static_cast<double>(s[i]));
+      return a;
+    };
+    o.Set("yShape", shape(h.y_shape));
+    o.Set("zShape", shape(h.z_shape));
+    o.Set("headerBytes", static_cast<double>(psic::kContainerHeaderSize));
+    o.Set("totalBytes", static_cast<double>(bytes.ByteLength()));
+    o.Set("checksum", static_cast<double>(h.checksum));
+    auto strings = Napi::Array::New(env, 2);
+    auto entry = [&](const char* name, size_t offset, size_t length) {
+      auto s = Napi::Object::New(env);
+      s.Set("name", name);
+      s.Set("offset", static_cast<double>(offset));
+      s.Set("length", static_cast<double>(length));
+      return s;
+    };
+    strings.Set(0u, entry("z", psic::kContainerHeaderSize, h.z_length));
+    strings.Set(1u, entry("y", psic::kContainerHeaderSize + h.z_length, h.y_length));
+    o.Set("strings", strings);
+    return o;
+  });
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "setThreads(n)");
+  psic::set_intra_op_threads(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), psic::intra_op_threads());
+}
+
+struct RansArgs {
+  Napi::Int32Array indexes, cdfs, lengths, offsets;
+  psic::CdfTable table;
+};
+
+RansArgs rans_args(const Napi::CallbackInfo& info, size_t first) {
+  Napi::Env env = info.Env();
+  for (size_t i : {first, first + 1, first + 3, first + 4})
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw Napi::TypeError::New(env, "rANS tables must be Int32Arrays");
+  RansArgs a{info[first].As<Napi::Int32Array>(), info[first + 1].As<Napi::Int32Array>(),
+             info[first + 3].As<Napi::Int32Array>(), info[first + 4].As<Napi::Int32Array>(), {}};
+  const int64_t stride = info[first + 2].As<Napi::Number>().Int64Value();
+  if (stride <= 0 || a.cdfs.ElementLength() % stride != 0 ||
+      static_cast<int64_t>(a.cdfs.ElementLength()) / stride != static_cast<int64_t>(a.lengths.ElementLength()) ||
+      a.lengths.ElementLength() != a.offsets.ElementLength())
+    throw Napi::TypeError::New(env, "inconsistent rANS table sizes");
+  a.table = {a.cdfs.Data(), stride, a.lengths.Data(), a.offsets.Data(), static_cast<int64_t>(a.lengths.ElementLength())};
+  return a;
+}
+
+Napi::Value RansEncode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "ransEncode(symbols, indexes, cdfs, stride, lengths, offsets)");
+  auto symbols = info[0].As<Napi::Int32Array>();
+  RansArgs a = rans_args(info, 1);
+  if (symbols.ElementLength() != a.indexes.ElementLength()) throw Napi::TypeError::New(env, "symbols and indexes differ in length");
+  return guarded(env, [&]() -> Napi::Value {
+    psic::validate_cdf_table(a.table);
+    auto bytes = psic::rans_encode(symbols.Data(), a.indexes.Data(), symbols.ElementLength(), a.table);
+    auto out = Napi::Uint8Array::New(env, bytes.size());
+    if (!bytes.empty()) std::memcpy(out.Data(), bytes.data(), bytes.size());
+    return out;
+  });
+}
+
+Napi::Value RansDecode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "ransDecode(bytes, indexes, cdfs, stride, lengths, offsets)");
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  RansArgs a = rans_args(info, 1);
+  return guarded(env, [&]() -> Napi::Value {
+    psic::validate_cdf_table(a.table);
+    auto out = Napi::Int32Array::New(env, a.indexes.ElementLength());
+    psic::rans_decode(bytes.Data(), bytes.ByteLength(), a.indexes.Data(), a.indexes.ElementLength(), a.table, out.Data());
+    return out;
+  });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ModelWrap::Define(env);
+  exports.Set("loadModel", Napi::Function::New(env, LoadModel));
+  exports.Set("parseContainer", Napi::Function::New(env, ParseContainer));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("ransEncode", Napi::Function::New(env, RansEncode));
+  exports.Set("ransDecode", Napi::Function::New(env, RansDecode));
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace psic_binding
+
+NODE_API_MODULE(psic, psic_binding::Init)

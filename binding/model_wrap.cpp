@@ -1,0 +1,147 @@
+#include "model_wrap.h"
+
+#include <cstring>
+
+#include "errors.h"
+#include "models/model_loader.h"
+#include "promise_worker.h"
+
+namespace psic_binding {
+
+namespace {
+
+Napi::FunctionReference* g_constructor = nullptr;
+
+psic::CodecOptions read_options(const Napi::Value& value) {
+  psic::CodecOptions o;
+  if (!value.IsObject()) return o;
+  auto obj = value.As<Napi::Object>();
+  if (obj.Has("path")) o.fast = obj.Get("path").ToString().Utf8Value() != "compat";
+  if (obj.Has("synthesis") && obj.Get("synthesis").IsString())
+    o.subpixel = obj.Get("synthesis").ToString().Utf8Value() == "subpixel" ? 1 : 0;
+  if (obj.Has("pixelLimit") && obj.Get("pixelLimit").IsNumber())
+    o.pixel_limit = static_cast<uint64_t>(obj.Get("pixelLimit").ToNumber().DoubleValue());
+  if (obj.Has("estimate")) o.estimate_bits = obj.Get("estimate").ToBoolean().Value();
+  return o;
+}
+
+Napi::Object timings_to_js(Napi::Env env, const psic::Timings& t) {
+  auto o = Napi::Object::New(env);
+  o.Set("transformMs", t.transform_ms);
+  o.Set("entropyMs", t.entropy_ms);
+  o.Set("totalMs", t.total_ms);
+  return o;
+}
+
+template <typename T, typename Array>
+Array to_typed_array(Napi::Env env, const std::vector<T>& v) {
+  Array out = Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(out.Data(), v.data(), v.size() * sizeof(T));
+  return out;
+}
+
+}  // namespace
+
+Napi::Function ModelWrap::Define(Napi::Env env) {
+  Napi::Function ctor = DefineClass(env, "NativeModel",
+                                    {InstanceMethod("info", &ModelWrap::Info),
+                                     InstanceMethod("compress", &ModelWrap::Compress),
+                                     InstanceMethod("decompress", &ModelWrap::Decompress),
+                                     InstanceMethod("save", &ModelWrap::Save)});
+  g_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  return ctor;
+}
+
+Napi::Object ModelWrap::Wrap(Napi::Env env, std::shared_ptr<psic::Codec> codec) {
+  Napi::Object obj = g_constructor->New({});
+  ModelWrap::Unwrap(obj)->codec_ = std::move(codec);
+  return obj;
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
+
+Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!codec_) throw Napi::Error::New(env, "NativeModel is not loaded");
+  const auto& loaded = codec_->loaded();
+  auto o = Napi::Object::New(env);
+  o.Set("architecture", loaded.model->config.architecture);
+  o.Set("N", static_cast<double>(loaded.model->config.N));
+  o.Set("M", static_cast<double>(loaded.model->config.M));
+  o.Set("modelId", psic::model_id_hex(codec_->container_model_id()));
+  o.Set("config", loaded.model->config.to_json());
+  o.Set("source", loaded.source);
+  return o;
+}
+
+Napi::Value ModelWrap::Compress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "compress(rgb, width, height, options)");
+  auto rgb = copy_bytes(info[0], "rgb");
+  const int64_t width = info[1].As<Napi::Number>().Int64Value();
+  const int64_t height = info[2].As<Napi::Number>().Int64Value();
+  const psic::CodecOptions options = read_options(info[3]);
+  if (width <= 0 || height <= 0 || rgb.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 3)
+    throw Napi::TypeError::New(env, "rgb must hold width * height * 3 bytes");
+  auto codec = codec_;
+  return PromiseWorker<psic::CompressResult>::Start(
+      env,
+      [codec, rgb = std::move(rgb), width, height, options]() { return codec->compress(rgb.data(), width, height, options); },
+      [](Napi::Env env, psic::CompressResult& r) -> Napi::Value {
+        auto o = Napi::Object::New(env);
+        o.Set("container", to_typed_array<uint8_t, Napi::Uint8Array>(env, r.container));
+        o.Set("timings", timings_to_js(env, r.timings));
+        o.Set("estimatedBits", r.estimated_bits);
+        return o;
+      });
+}
+
+Napi::Value ModelWrap::Decompress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto bytes = copy_bytes(info[0], "container");
+  const psic::CodecOptions options = read_options(info[1]);
+  bool float_output = false;
+  if (info[1].IsObject()) {
+    auto obj = info[1].As<Napi::Object>();
+    float_output = obj.Has("output") && obj.Get("output").ToString().Utf8Value() == "float32";
+  }
+  auto codec = codec_;
+  return PromiseWorker<psic::DecompressResult>::Start(
+      env,
+      [codec, bytes = std::move(bytes), options, float_output]() {
+        return codec->decompress(bytes.data(), bytes.size(), options, float_output);
+      },
+      [float_output](Napi::Env env, psic::DecompressResult& r) -> Napi::Value {
+        auto o = Napi::Object::New(env);
+        if (float_output)
+          o.Set("data", to_typed_array<float, Napi::Float32Array>(env, r.rgb32));
+        else
+          o.Set("data", to_typed_array<uint8_t, Napi::Uint8Array>(env, r.rgb8));
+        o.Set("width", static_cast<double>(r.width));
+        o.Set("height", static_cast<double>(r.height));
+        o.Set("timings", timings_to_js(env, r.timings));
+        return o;
+      });
+}
+
+Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "save(path)");
+  const std::string path = info[0].ToString().Utf8Value();
+  auto codec = codec_;
+  return PromiseWorker<bool>::Start(
+      env, [codec, path]() { psic::save_model(codec->model(), path); return true; },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+Napi::Value LoadModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadModel(path)");
+  const std::string path = info[0].ToString().Utf8Value();
+  return PromiseWorker<std::shared_ptr<psic::Codec>>::Start(
+      env, [path]() { return psic::Codec::load(path); },
+      [](Napi::Env env, std::shared_ptr<psic::Codec>& codec) -> Napi::Value { return ModelWrap::Wrap(env, codec); });
+}
+
+}  // namespace psic_binding

@@ -1,0 +1,30 @@
+// NativeModel: a loaded psic::Codec, exposed to JS. compress/decompress/save run in
+// AsyncWorkers and return Promises; the loaded model is read-only, so calls may overlap.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "codec.h"
+
+namespace psic_binding {
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<psic::Codec> codec);
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Compress(const Napi::CallbackInfo& info);
+  Napi::Value Decompress(const Napi::CallbackInfo& info);
+  Napi::Value Save(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<psic::Codec> codec_;
+};
+
+// loadModel(path): Promise<NativeModel>
+Napi::Value LoadModel(const Napi::CallbackInfo& info);
+
+}  // namespace psic_binding

@@ -1,0 +1,64 @@
+// The image-level codec: RGB pixels <-> .psic container, for one loaded model. This is what
+// the Node binding and the C++ tools call. Thread-safe: a loaded model is read-only.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "formats/container.h"
+#include "models/model_loader.h"
+
+namespace psic {
+
+struct CodecOptions {
+  // compat: CompressAI's op sequence (bit-exact with it at one thread).
+  // fast: channels-last convolutions and the sub-pixel decoder.
+  bool fast = true;
+  // Decoder synthesis override for benchmarks: -1 = per path, 0 = ConvTranspose2d, 1 = sub-pixel.
+  int subpixel = -1;
+  uint64_t pixel_limit = kDefaultPixelLimit;
+  bool estimate_bits = false;
+};
+
+struct Timings {
+  double transform_ms = 0, entropy_ms = 0, total_ms = 0;
+};
+
+struct CompressResult {
+  std::vector<uint8_t> container;
+  Timings timings;
+  double estimated_bits = 0;  // when requested
+};
+
+struct DecompressResult {
+  // HWC RGB, either uint8 (round(x * 255)) or float32 in [0, 1].
+  std::vector<uint8_t> rgb8;
+  std::vector<float> rgb32;
+  int64_t width = 0, height = 0;
+  Timings timings;
+};
+
+class Codec {
+ public:
+  static std::shared_ptr<Codec> load(const std::string& path);
+  explicit Codec(LoadedModel loaded);
+
+  // rgb: HWC, 3 channels, uint8.
+  CompressResult compress(const uint8_t* rgb, int64_t width, int64_t height, const CodecOptions& options) const;
+  DecompressResult decompress(const uint8_t* data, size_t size, const CodecOptions& options, bool float_output) const;
+
+  const LoadedModel& loaded() const { return loaded_; }
+  ScaleHyperprior& model() const { return *loaded_.model; }
+  const std::array<uint8_t, 16>& container_model_id() const { return container_id_; }
+
+ private:
+  LoadedModel loaded_;
+  std::array<uint8_t, 16> container_id_{};
+};
+
+// uint8 HWC RGB -> float [1, 3, H, W] in [0, 1] (torchvision's ToTensor), zero-padded (centered)
+// to a multiple of 64.
+at::Tensor image_to_padded_tensor(const uint8_t* rgb, int64_t width, int64_t height, const Padding& padding);
+
+}  // namespace psic

@@ -1,0 +1,37 @@
+// Typed errors of the library. The Node binding maps each kind() to a JS error class
+// of the same name; nothing in the library aborts the process on bad input.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace psic {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+  virtual const char* kind() const noexcept { return "PsicError"; }
+};
+
+#define PSIC_DEFINE_ERROR(Name, Kind)                                          \
+  class Name : public Error {                                                  \
+   public:                                                                     \
+    using Error::Error;                                                        \
+    const char* kind() const noexcept override { return Kind; }                \
+  };
+
+// A container or weight file that is truncated, corrupted or of another format.
+PSIC_DEFINE_ERROR(FormatError, "PsicFormatError")
+// A container made by another model than the one decoding it.
+PSIC_DEFINE_ERROR(ModelMismatchError, "PsicModelMismatchError")
+// Dimensions or sizes over the configured limits.
+PSIC_DEFINE_ERROR(LimitError, "PsicLimitError")
+// Input that is not an image or has the wrong shape.
+PSIC_DEFINE_ERROR(InputError, "PsicInputError")
+// Missing or unknown weights, or wrong shapes.
+PSIC_DEFINE_ERROR(WeightsError, "PsicWeightsError")
+// An unreadable or unusable key.
+PSIC_DEFINE_ERROR(KeyError, "PsicKeyError")
+
+#undef PSIC_DEFINE_ERROR
+
+}  // namespace psic

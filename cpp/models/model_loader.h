@@ -1,0 +1,38 @@
+// Loading and saving models: CompressAI state_dicts (torch.save zip, either EntropyBottleneck
+// key style) and psic model files (safetensors + JSON config in its metadata). Every tensor's
+// name and shape is checked; the model id is a hash of the config and all weights.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "formats/named_tensors.h"
+#include "models/scale_hyperprior.h"
+
+namespace psic {
+
+struct LoadedModel {
+  std::shared_ptr<ScaleHyperprior> model;
+  std::string source;    // "psic" or "compressai"
+  std::string model_id;  // 64 hex chars (SHA-256); containers store its first 16 bytes
+};
+
+LoadedModel load_model(const std::string& path);
+
+// Builds a model from a (CompressAI-named) state_dict; N and M are read from the weights.
+LoadedModel model_from_state_dict(const NamedTensors& state, const std::string& source);
+
+// Writes a psic model file atomically.
+void save_model(ScaleHyperprior& model, const std::string& path);
+
+// Copies a state_dict into a model: strict names, exact shapes (the entropy tables excepted,
+// their length depends on the trained density). Throws WeightsError listing every problem.
+// Returns true when the checkpoint carried usable CDF tables.
+bool load_state(ScaleHyperprior& model, const NamedTensors& state);
+
+std::string compute_model_id(ScaleHyperprior& model);
+
+// Maps old CompressAI key names (_matrix0, _bias0, _factor0, _matrices.0) to current ones
+// (matrices.0, ...), and strips DataParallel's "module." prefix.
+std::string normalize_compressai_key(const std::string& key);
+
+}  // namespace psic

@@ -1,0 +1,344 @@
+// Numeric checks of the codec against CompressAI's reference fixtures
+// (../shared/fixtures/compressai-hyperprior), at one LibTorch thread as they were made.
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "check.h"
+#include "codec.h"
+#include "entropy/quantized_cdf.h"
+#include "entropy/rans.h"
+#include "errors.h"
+#include "models/model_loader.h"
+#include "nn/conv.h"
+#include "util/threads.h"
+
+namespace fs = std::filesystem;
+using psic::ForwardOptions;
+
+namespace {
+
+fs::path fixtures() { return fs::path(psic_test::shared_dir()) / "fixtures" / "compressai-hyperprior"; }
+
+std::vector<uint8_t> read_file(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), {});
+}
+
+at::Tensor read_tensor(const fs::path& p, at::ScalarType type, std::vector<int64_t> shape) {
+  std::vector<uint8_t> bytes = read_file(p);
+  at::Tensor t = at::empty(shape, type);
+  if (bytes.size() != t.nbytes()) throw std::runtime_error("fixture size mismatch: " + p.string());
+  std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+  return t;
+}
+
+std::vector<uint8_t> base64_decode(const std::string& s) {
+  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::vector<uint8_t> out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (char c : s) {
+    if (c == '=') break;
+    const size_t v = chars.find(c);
+    if (v == std::string::npos) continue;
+    buf = (buf << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<uint8_t>((buf >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+std::vector<int32_t> ints(const nlohmann::json& j) { return j.get<std::vector<int32_t>>(); }
+
+struct FixtureCase {
+  std::string model, stem;
+  fs::path dir;
+  nlohmann::json manifest;
+};
+
+std::vector<FixtureCase> fixture_cases() {
+  std::vector<FixtureCase> out;
+  for (const char* model : {"tiny-N16-M24", "hyperprior-N128-M192"}) {
+    const fs::path root = fixtures() / "cases" / model;
+    if (!fs::exists(root)) continue;
+    std::vector<fs::path> dirs;
+    for (const auto& e : fs::directory_iterator(root)) dirs.push_back(e.path());
+    std::sort(dirs.begin(), dirs.end());
+    for (const auto& d : dirs) {
+      std::ifstream mf(d / "manifest.json");
+      out.push_back({model, d.filename().string(), d, nlohmann::json::parse(mf)});
+    }
+  }
+  return out;
+}
+
+fs::path checkpoint_for(const std::string& model) { return fixtures() / (model + ".pth.tar"); }
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+}  // namespace
+
+PSIC_CHECK_CASE("rans: CompressAI vectors encode to identical bytes and decode back") {
+  PSIC_NEEDS_SHARED();
+  std::ifstream f(fixtures() / "rans" / "vectors.json");
+  const nlohmann::json vectors = nlohmann::json::parse(f);
+  const nlohmann::json& cases = vectors.contains("cases") ? vectors["cases"] : vectors;
+  int checked = 0;
+  for (auto it = cases.begin(); it != cases.end(); ++it) {
+    const nlohmann::json& c = it.value();
+    if (!c.is_object() || !c.contains("symbols")) continue;
+    const std::string name = c.contains("name") ? c["name"].get<std::string>() : it.key();
+    std::vector<int32_t> symbols = ints(c["symbols"]), indexes = ints(c["indexes"]);
+    std::vector<int32_t> lengths = ints(c["cdf_lengths"]), offsets = ints(c["offsets"]);
+    // Rows come ragged; the coder takes a rectangular zero-padded table, as CompressAI's.
+    int64_t stride = 0;
+    for (const auto& row : c["cdfs"]) stride = std::max<int64_t>(stride, static_cast<int64_t>(row.size()));
+    std::vector<int32_t> cdfs;
+    for (const auto& row : c["cdfs"]) {
+      auto r = ints(row);
+      r.resize(static_cast<size_t>(stride), 0);
+      cdfs.insert(cdfs.end(), r.begin(), r.end());
+    }
+    psic::CdfTable table{cdfs.data(), stride, lengths.data(), offsets.data(), static_cast<int64_t>(lengths.size())};
+    psic::validate_cdf_table(table);
+    const auto bytes = psic::rans_encode(symbols.data(), indexes.data(), symbols.size(), table);
+    const auto expected = base64_decode(c["expected_bytes_b64"].get<std::string>());
+    CHECK_MSG(bytes == expected, "encoded bytes differ for " + name);
+    std::vector<int32_t> decoded(symbols.size());
+    psic::rans_decode(expected.data(), expected.size(), indexes.data(), indexes.size(), table, decoded.data());
+    CHECK_MSG(decoded == ints(c["decoded"]), "decoded symbols differ for " + name);
+    CHECK_MSG(decoded == symbols, "round trip differs for " + name);
+    ++checked;
+  }
+  CHECK_MSG(checked >= 6, "expected at least 6 vector cases, found " + std::to_string(checked));
+}
+
+PSIC_CHECK_CASE("rans: truncated and corrupted streams throw, never crash") {
+  PSIC_NEEDS_SHARED();
+  auto loaded = psic::load_model(checkpoint_for("tiny-N16-M24").string());
+  const auto& gc = loaded.model->latent_codec.gaussian_conditional;
+  std::mt19937 rng(7);
+  std::vector<int32_t> idx(2000), sym(2000);
+  for (size_t i = 0; i < idx.size(); ++i) {
+    idx[i] = static_cast<int32_t>(rng() % 64);
+    sym[i] = static_cast<int32_t>(rng() % 21) - 10;
+  }
+  sym[5] = 100000;  // an escape
+  const auto bytes = psic::rans_encode(sym.data(), idx.data(), sym.size(), gc.table());
+  std::vector<int32_t> out(sym.size());
+  psic::rans_decode(bytes.data(), bytes.size(), idx.data(), idx.size(), gc.table(), out.data());
+  CHECK(out == sym);
+  int errors = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::vector<uint8_t> bad = bytes;
+    if (trial % 2) bad.resize(rng() % bad.size());
+    else bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    try {
+      psic::rans_decode(bad.data(), bad.size(), idx.data(), idx.size(), gc.table(), out.data());
+    } catch (const psic::FormatError&) {
+      ++errors;
+    }
+  }
+  CHECK_MSG(errors > 1900, "most corruptions must be detected, got " + std::to_string(errors));
+  // Escapes of 2^27 and beyond hang CompressAI's encoder; here the whole int32 range codes.
+  std::vector<int32_t> huge = {INT32_MAX, INT32_MIN, 1 << 27, -(1 << 27), 0};
+  std::vector<int32_t> rows = {0, 63, 5, 17, 0};
+  const auto huge_bytes = psic::rans_encode(huge.data(), rows.data(), huge.size(), gc.table());
+  std::vector<int32_t> huge_back(huge.size());
+  psic::rans_decode(huge_bytes.data(), huge_bytes.size(), rows.data(), rows.size(), gc.table(), huge_back.data());
+  CHECK(huge_back == huge);
+  // And empty streams work (CompressAI segfaults).
+  const auto empty = psic::rans_encode(nullptr, nullptr, 0, gc.table());
+  CHECK(empty.size() == 8);
+  psic::rans_decode(empty.data(), empty.size(), nullptr, 0, gc.table(), nullptr);
+}
+
+PSIC_CHECK_CASE("entropy tables: update() reproduces the checkpoint's CDF buffers bit-exactly") {
+  PSIC_NEEDS_SHARED();
+  psic::ScopedIntraOpThreads one(1);
+  for (const char* model : {"tiny-N16-M24", "hyperprior-N128-M192"}) {
+    auto loaded = psic::load_model(checkpoint_for(model).string());
+    auto& eb = loaded.model->latent_codec.entropy_bottleneck;
+    auto& gc = loaded.model->latent_codec.gaussian_conditional;
+    const at::Tensor eb_cdf = eb.quantized_cdf.clone(), eb_off = eb.offset.clone(), eb_len = eb.cdf_length.clone();
+    const at::Tensor gc_cdf = gc.quantized_cdf.clone(), gc_off = gc.offset.clone(), gc_len = gc.cdf_length.clone();
+    loaded.model->update_entropy_tables();
+    CHECK_MSG(at::equal(eb.quantized_cdf, eb_cdf), std::string(model) + ": entropy_bottleneck._quantized_cdf differs");
+    CHECK_MSG(at::equal(eb.offset, eb_off), std::string(model) + ": entropy_bottleneck._offset differs");
+    CHECK_MSG(at::equal(eb.cdf_length, eb_len), std::string(model) + ": entropy_bottleneck._cdf_length differs");
+    CHECK_MSG(at::equal(gc.quantized_cdf, gc_cdf), std::string(model) + ": gaussian_conditional._quantized_cdf differs");
+    CHECK_MSG(at::equal(gc.offset, gc_off), std::string(model) + ": gaussian_conditional._offset differs");
+    CHECK_MSG(at::equal(gc.cdf_length, gc_len), std::string(model) + ": gaussian_conditional._cdf_length differs");
+    CHECK_MSG(at::allclose(gc.scale_table, psic::GaussianConditional::default_scale_table()),
+              "scale table is exp(linspace(ln 0.11, ln 256, 64))");
+  }
+}
+
+PSIC_CHECK_CASE("pmf_to_quantized_cdf: every symbol keeps a non-zero frequency") {
+  std::vector<float> pmf = {0.5f, 1e-9f, 0.25f, 0.0f, 0.25f, 1e-12f};
+  auto cdf = psic::pmf_to_quantized_cdf(pmf);
+  CHECK(cdf.front() == 0 && cdf.back() == 65536);
+  for (size_t i = 0; i + 1 < cdf.size(); ++i) CHECK(cdf[i + 1] > cdf[i]);
+  CHECK_THROWS_AS(psic::pmf_to_quantized_cdf({-1.0f, 2.0f}), psic::WeightsError);
+}
+
+PSIC_CHECK_CASE("checkpoints: both EntropyBottleneck key styles load to the same model") {
+  PSIC_NEEDS_SHARED();
+  auto current = psic::load_model(checkpoint_for("tiny-N16-M24").string());
+  auto legacy = psic::load_model((fixtures() / "tiny-N16-M24.legacy-keys.pth.tar").string());
+  CHECK(current.model_id == legacy.model_id);
+  CHECK(current.model->config.N == 16 && current.model->config.M == 24);
+  auto big = psic::load_model(checkpoint_for("hyperprior-N128-M192").string());
+  CHECK(big.model->config.N == 128 && big.model->config.M == 192);
+  CHECK(big.model_id != current.model_id);
+}
+
+PSIC_CHECK_CASE("fixtures: compat path reproduces CompressAI's tensors and strings (1 thread)") {
+  PSIC_NEEDS_SHARED();
+  psic::set_intra_op_threads(1);
+  psic::ScopedIntraOpThreads one(1);
+  at::NoGradGuard no_grad;
+  std::map<std::string, psic::LoadedModel> models;
+  int cases = 0;
+  for (const auto& c : fixture_cases()) {
+    if (!models.count(c.model)) models.emplace(c.model, psic::load_model(checkpoint_for(c.model).string()));
+    auto& model = *models.at(c.model).model;
+    const std::string tag = c.model + "/" + c.stem + ": ";
+    const auto hw = c.manifest["original_hw"].get<std::vector<int64_t>>();
+    const auto padded = c.manifest["padding"]["padded_hw"].get<std::vector<int64_t>>();
+    const int64_t H = padded[0], W = padded[1], N = model.config.N, M = model.config.M;
+    const psic::ForwardOptions compat;
+    const auto y_string = read_file(c.dir / "y_string.bin");
+    const auto z_string = read_file(c.dir / "z_string.bin");
+
+    if (fs::exists(c.dir / "x_padded.bin")) {
+      const at::Tensor x = read_tensor(c.dir / "x_padded.bin", at::kFloat, {1, 3, H, W});
+      const at::Tensor y = model.g_a.forward(x, compat);
+      const double ydiff = max_abs_diff(y, read_tensor(c.dir / "y.bin", at::kFloat, {1, M, H / 16, W / 16}));
+      CHECK_MSG(ydiff == 0, tag + "y differs by " + std::to_string(ydiff));
+      const at::Tensor z = model.latent_codec.h_a.forward(at::abs(y), compat);
+      CHECK_MSG(at::equal(z, read_tensor(c.dir / "z.bin", at::kFloat, {1, N, H / 64, W / 64})), tag + "z differs");
+      psic::LatentShapes shapes{};
+      const auto strings = model.compress(x, compat, nullptr, &shapes);
+      CHECK_MSG(strings.y == y_string, tag + "y string differs from CompressAI's");
+      CHECK_MSG(strings.z == z_string, tag + "z string differs from CompressAI's");
+      const at::Tensor z_hat = model.latent_codec.entropy_bottleneck.decompress({&strings.z}, H / 64, W / 64);
+      CHECK_MSG(at::equal(z_hat, read_tensor(c.dir / "z_hat.bin", at::kFloat, {1, N, H / 64, W / 64})), tag + "z_hat differs");
+      const at::Tensor scales = model.latent_codec.hyper_scales(z_hat);
+      CHECK_MSG(at::equal(scales, read_tensor(c.dir / "scales_hat.bin", at::kFloat, {1, M, H / 16, W / 16})),
+                tag + "scales_hat differs");
+      const at::Tensor indexes = model.latent_codec.gaussian_conditional.build_indexes(scales);
+      CHECK_MSG(at::equal(indexes, read_tensor(c.dir / "indexes.bin", at::kInt, {1, M, H / 16, W / 16})), tag + "indexes differ");
+    }
+    // Decode CompressAI's own strings.
+    psic::LatentStrings strings{y_string, z_string};
+    psic::LatentShapes shapes{M, H / 16, W / 16, N, H / 64, W / 64};
+    at::Tensor x_hat = model.decompress(strings, shapes, compat, nullptr);
+    const psic::Padding p = psic::compute_padding(hw[0], hw[1]);
+    x_hat = x_hat.slice(2, p.top, p.top + hw[0]).slice(3, p.left, p.left + hw[1]);
+    const at::Tensor expected = read_tensor(c.dir / "x_hat.bin", at::kFloat, {1, 3, hw[0], hw[1]});
+    const double err = max_abs_diff(x_hat, expected);
+    CHECK_MSG(err <= 1e-4, tag + "x_hat max abs error " + std::to_string(err) + " > 1e-4");
+    ++cases;
+  }
+  CHECK_MSG(cases == 9, "expected 9 fixture cases, found " + std::to_string(cases));
+}
+
+PSIC_CHECK_CASE("synthesis: conv + pixel-shuffle rewrite equals ConvTranspose2d within 1e-5") {
+  at::NoGradGuard no_grad;
+  at::manual_seed(3);
+  for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{{8, 5}, {16, 3}, {24, 16}}) {
+    psic::ConvTranspose2d deconv(in, out, 5, 2);
+    deconv.prepare_inference();
+    const at::Tensor x = at::randn({2, in, 7, 9});
+    const double err = max_abs_diff(deconv.forward_transposed(x), deconv.forward_subpixel(x));
+    CHECK_MSG(err <= 1e-5, "rewrite error " + std::to_string(err));
+  }
+  if (!psic_test::shared_dir().empty()) {
+    auto loaded = psic::load_model(checkpoint_for("hyperprior-N128-M192").string());
+    auto& model = *loaded.model;
+    const at::Tensor y_hat = at::round(at::randn({1, 192, 8, 12}) * 3);
+    ForwardOptions fast;
+    fast.subpixel_deconv = true;
+    fast.channels_last = true;
+    const double err = max_abs_diff(model.g_s.forward(y_hat, ForwardOptions{}), model.g_s.forward(y_hat, fast));
+    CHECK_MSG(err <= 1e-5, "whole g_s rewrite error " + std::to_string(err));
+  }
+}
+
+PSIC_CHECK_CASE("hyper scales: identical whatever the caller's thread count") {
+  PSIC_NEEDS_SHARED();
+  at::NoGradGuard no_grad;
+  auto loaded = psic::load_model(checkpoint_for("hyperprior-N128-M192").string());
+  const at::Tensor z_hat = at::round(at::randn({1, 128, 8, 12}) * 4);
+  at::Tensor a, b;
+  {
+    psic::ScopedIntraOpThreads t(1);
+    a = loaded.model->latent_codec.hyper_scales(z_hat);
+  }
+  {
+    psic::ScopedIntraOpThreads t(2);
+    b = loaded.model->latent_codec.hyper_scales(z_hat);
+  }
+  CHECK(at::equal(a, b));
+}
+
+PSIC_CHECK_CASE("codec: fast path round trip, container checks, model mismatch") {
+  PSIC_NEEDS_SHARED();
+  auto codec = psic::Codec::load(checkpoint_for("tiny-N16-M24").string());
+  auto other = psic::Codec::load(checkpoint_for("hyperprior-N128-M192").string());
+  std::mt19937 rng(1);
+  const int64_t w = 70, h = 45;
+  std::vector<uint8_t> rgb(w * h * 3);
+  for (auto& v : rgb) v = static_cast<uint8_t>(rng() % 256);
+  for (bool fast : {false, true}) {
+    psic::CodecOptions o;
+    o.fast = fast;
+    auto enc = codec->compress(rgb.data(), w, h, o);
+    auto dec = codec->decompress(enc.container.data(), enc.container.size(), o, false);
+    CHECK(dec.width == w && dec.height == h && dec.rgb8.size() == rgb.size());
+    CHECK_THROWS_AS(other->decompress(enc.container.data(), enc.container.size(), o, false), psic::ModelMismatchError);
+    auto truncated = enc.container;
+    truncated.pop_back();
+    CHECK_THROWS_AS(codec->decompress(truncated.data(), truncated.size(), o, false), psic::FormatError);
+    psic::CodecOptions small = o;
+    small.pixel_limit = 100;
+    CHECK_THROWS_AS(codec->decompress(enc.container.data(), enc.container.size(), small, false), psic::LimitError);
+    CHECK_THROWS_AS(codec->compress(rgb.data(), w, h, small), psic::LimitError);
+  }
+  CHECK_THROWS_AS(codec->compress(rgb.data(), 0, h, psic::CodecOptions{}), psic::InputError);
+}
+
+PSIC_CHECK_CASE("model files: save then load gives the same id and outputs; bad weights are named") {
+  PSIC_NEEDS_SHARED();
+  auto loaded = psic::load_model(checkpoint_for("tiny-N16-M24").string());
+  const fs::path tmp = fs::temp_directory_path() / ("psic-check-" + std::to_string(::getpid()) + ".safetensors");
+  psic::save_model(*loaded.model, tmp.string());
+  auto again = psic::load_model(tmp.string());
+  CHECK(again.model_id == loaded.model_id);
+  CHECK(again.source == "psic");
+  fs::remove(tmp);
+
+  // A state_dict with a wrong shape is rejected with the key's name.
+  psic::NamedTensors state;
+  loaded.model->visit_state("", [&](const std::string& n, at::Tensor& t, psic::StateKind) { state.emplace_back(n, t); });
+  for (auto& [name, t] : state)
+    if (name == "g_s.2.weight") t = at::zeros({3, 3, 5, 5});
+  try {
+    psic::model_from_state_dict(state, "test");
+    CHECK_MSG(false, "wrong shape accepted");
+  } catch (const psic::WeightsError& e) {
+    CHECK_MSG(std::string(e.what()).find("g_s.2.weight") != std::string::npos, e.what());
+  }
+  CHECK_THROWS_AS(psic::load_model("/nonexistent/model.pth"), psic::WeightsError);
+  CHECK_THROWS_AS(psic::load_model((fixtures() / "inputs" / "k15-64x64.png").string()), psic::FormatError);
+}

@@ -1,0 +1,113 @@
+// The shape of the N-API addon (binding/), and the one place that loads it.
+// Everything here is internal: the public API wraps it in src/codec.ts.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeModelInfo {
+  /** 'bmshj2018-hyperprior' for now. */
+  architecture: string;
+  N: number;
+  M: number;
+  /** 32 hex chars: the first 16 bytes of SHA-256 over the config and every weight. */
+  modelId: string;
+  /** Canonical JSON of the model config. */
+  config: string;
+  /** Where the weights came from: 'psic' (our safetensors model file) or 'compressai' (torch checkpoint). */
+  source: 'psic' | 'compressai';
+}
+
+export interface NativeTimings {
+  /** Milliseconds spent in neural transforms (g_a, h_a, h_s, g_s). */
+  transformMs: number;
+  /** Milliseconds spent in entropy coding (quantization, index building, rANS). */
+  entropyMs: number;
+  totalMs: number;
+}
+
+export interface NativeCompressResult {
+  container: Uint8Array;
+  timings: NativeTimings;
+  /** Estimated bits from the model likelihoods (y and z), for "estimated bpp". */
+  estimatedBits: number;
+}
+
+export interface NativeDecompressResult {
+  /** HWC RGB. uint8 (rounded x̂·255) or float32 in [0,1] when output = 'float32'. */
+  data: Uint8Array | Float32Array;
+  width: number;
+  height: number;
+  timings: NativeTimings;
+}
+
+export type SynthesisPath = 'subpixel' | 'transposed';
+
+export interface NativeCodecOptions {
+  /** 'compat' = CompressAI's op sequence (NCHW, ConvTranspose2d); 'fast' = channels-last + sub-pixel decoder. */
+  path: 'compat' | 'fast';
+  /** Only for decompress: overrides the synthesis implementation (benchmarks). */
+  synthesis?: SynthesisPath;
+  output?: 'uint8' | 'float32';
+  pixelLimit: number;
+}
+
+export interface NativeContainerHeader {
+  version: number;
+  modelId: string;
+  width: number;
+  height: number;
+  padding: { left: number; right: number; top: number; bottom: number };
+  yShape: [number, number, number];
+  zShape: [number, number, number];
+  headerBytes: number;
+  totalBytes: number;
+  checksum: number;
+  /** Byte offset and length of each entropy-coded string inside the container. */
+  strings: { name: 'z' | 'y'; offset: number; length: number }[];
+}
+
+export interface NativeModel {
+  info(): NativeModelInfo;
+  compress(rgb: Uint8Array, width: number, height: number, opts: NativeCodecOptions): Promise<NativeCompressResult>;
+  decompress(container: Uint8Array, opts: NativeCodecOptions): Promise<NativeDecompressResult>;
+  /** Write the model as a psic model file (safetensors + JSON config). */
+  save(path: string): Promise<void>;
+}
+
+export interface NativeAddon {
+  /** Loads a psic model file (.safetensors) or a CompressAI state_dict (.pth/.pth.tar). */
+  loadModel(path: string): Promise<NativeModel>;
+  /** Parses and verifies a container header and checksum. Throws PsicFormatError / PsicLimitError. */
+  parseContainer(bytes: Uint8Array, pixelLimit: number): NativeContainerHeader;
+  /** Sets LibTorch intra-op threads for this process. */
+  setThreads(threads: number): void;
+  getThreads(): number;
+  /** Standalone rANS (CompressAI-compatible), for tests and benchmarks. cdfs is a row-major [rows, cdfStride] table. */
+  ransEncode(symbols: Int32Array, indexes: Int32Array, cdfs: Int32Array, cdfStride: number,
+             cdfLengths: Int32Array, offsets: Int32Array): Uint8Array;
+  ransDecode(bytes: Uint8Array, indexes: Int32Array, cdfs: Int32Array, cdfStride: number,
+             cdfLengths: Int32Array, offsets: Int32Array): Int32Array;
+}
+
+/** Error thrown by the addon: a plain Error whose `code` names the psic error class. */
+export interface NativeError extends Error {
+  code: 'PsicError' | 'PsicFormatError' | 'PsicModelMismatchError' | 'PsicLimitError' | 'PsicInputError' |
+    'PsicWeightsError' | 'PsicKeyError';
+}
+
+let cached: NativeAddon | undefined;
+
+/** Finds build/Release/psic.node from src/ or dist/. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, '..', 'build', 'Release', 'psic.node'), join(here, '..', '..', 'build', 'Release', 'psic.node')];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new Error(`psic native addon not built (looked for ${candidates.join(', ')}); run: bash scripts/setup.sh`);
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(found) as NativeAddon;
+  return cached;
+}
