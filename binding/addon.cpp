@@ -133,4 +133,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace psic_binding
 
-NODE_API_MODULE(psic, psic_binding::Init)
+static Napi::Object InitPsic(Napi::Env env, Napi::Object exports) { return psic_binding::Init(env, exports); }
+
+NODE_API_MODULE(psic, InitPsic)

@@ -1,7 +1,7 @@
 // The shape of the N-API addon (binding/), and the one place that loads it.
 // Everything here is internal: the public API wraps it in src/codec.ts.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,6 +50,8 @@ export interface NativeCodecOptions {
   synthesis?: SynthesisPath;
   output?: 'uint8' | 'float32';
   pixelLimit: number;
+  /** Also compute the model's estimated bits (-log2 likelihoods); costs extra time. */
+  estimate?: boolean;
 }
 
 export interface NativeContainerHeader {
@@ -98,7 +100,31 @@ export interface NativeError extends Error {
 
 let cached: NativeAddon | undefined;
 
-/** Finds build/Release/psic.node from src/ or dist/. */
+/**
+ * The OpenBLAS core type psic wants for this CPU (same rule as cpp/util/blas_core_type.cpp):
+ * OpenBLAS picks its sgemm kernels, and so the float rounding of BLAS-backed convolutions, from
+ * OPENBLAS_CORETYPE when it loads. CompressAI's reference bitstreams were made with the kernels
+ * OpenBLAS itself detects on an AVX-512-BF16 CPU (Cooperlake); some environments pin a lesser
+ * type. PSIC_OPENBLAS_CORETYPE overrides; '' leaves OpenBLAS's own detection.
+ */
+export function preferredOpenBlasCoreType(): string {
+  if (process.env.PSIC_OPENBLAS_CORETYPE !== undefined) return process.env.PSIC_OPENBLAS_CORETYPE;
+  let flags = '';
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    flags = ` ${line ?? ''} `;
+  } catch {
+    return '';
+  }
+  const has = (f: string) => flags.includes(` ${f} `);
+  const avx512 = has('avx512f') && has('avx512bw') && has('avx512dq') && has('avx512vl');
+  if (avx512 && has('avx512_bf16')) return 'Cooperlake';
+  if (avx512) return 'SkylakeX';
+  if (has('avx2') && has('fma')) return 'Haswell';
+  return '';
+}
+
+/** Finds build/Release/psic.node from src/ or dist/, after pinning the OpenBLAS core type. */
 export function native(): NativeAddon {
   if (cached) return cached;
   const here = dirname(fileURLToPath(import.meta.url));
@@ -107,6 +133,9 @@ export function native(): NativeAddon {
   if (!found) {
     throw new Error(`psic native addon not built (looked for ${candidates.join(', ')}); run: bash scripts/setup.sh`);
   }
+  // Must happen before LibTorch (and OpenBLAS with it) is loaded into the process.
+  const coreType = preferredOpenBlasCoreType();
+  if (coreType) process.env.OPENBLAS_CORETYPE = coreType;
   const require = createRequire(import.meta.url);
   cached = require(found) as NativeAddon;
   return cached;

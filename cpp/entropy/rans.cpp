@@ -140,9 +140,10 @@ void rans_decode(const uint8_t* data, size_t size, const int32_t* indexes, size_
     const int32_t len = t.lengths[idx];
     const int32_t max_value = len - 2;
     const uint32_t cum = dec.peek();
-    // The first entry greater than cum, minus one (CDF rows are short: linear scan).
-    int32_t s = 0;
-    while (s + 1 < len - 1 && static_cast<uint32_t>(cdf[s + 1]) <= cum) ++s;
+    // s = (first entry greater than cum) - 1, by binary search over the strictly increasing
+    // row (Gaussian rows reach 3133 entries); cdf[len - 1] = 65536 > cum bounds it.
+    const int32_t* first_greater = std::upper_bound(cdf + 1, cdf + len - 1, static_cast<int32_t>(cum));
+    const int32_t s = static_cast<int32_t>(first_greater - cdf) - 1;
     dec.advance(static_cast<uint32_t>(cdf[s]), static_cast<uint32_t>(cdf[s + 1] - cdf[s]));
     int64_t value = s;
     if (s == max_value) {

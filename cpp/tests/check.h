@@ -41,9 +41,9 @@ std::string shared_dir();
   static psic_test::Registrar PSIC_CAT(psic_registrar_, __LINE__)(name, &PSIC_CAT(psic_case_, __LINE__)); \
   static void PSIC_CAT(psic_case_, __LINE__)(psic_test::Context & ctx_)
 
-#define CHECK(cond) ctx_.check(static_cast<bool>(cond), #cond, __FILE__, __LINE__)
-#define CHECK_MSG(cond, msg) ctx_.check(static_cast<bool>(cond), (msg), __FILE__, __LINE__)
-#define CHECK_THROWS_AS(expr, type)                                                   \
+#define EXPECT(cond) ctx_.check(static_cast<bool>(cond), #cond, __FILE__, __LINE__)
+#define EXPECT_MSG(cond, msg) ctx_.check(static_cast<bool>(cond), (msg), __FILE__, __LINE__)
+#define EXPECT_THROWS_AS(expr, type)                                                   \
   do {                                                                                \
     bool psic_thrown_ = false;                                                        \
     try {                                                                             \

@@ -112,14 +112,14 @@ PSIC_CHECK_CASE("rans: CompressAI vectors encode to identical bytes and decode b
     psic::validate_cdf_table(table);
     const auto bytes = psic::rans_encode(symbols.data(), indexes.data(), symbols.size(), table);
     const auto expected = base64_decode(c["expected_bytes_b64"].get<std::string>());
-    CHECK_MSG(bytes == expected, "encoded bytes differ for " + name);
+    EXPECT_MSG(bytes == expected, "encoded bytes differ for " + name);
     std::vector<int32_t> decoded(symbols.size());
     psic::rans_decode(expected.data(), expected.size(), indexes.data(), indexes.size(), table, decoded.data());
-    CHECK_MSG(decoded == ints(c["decoded"]), "decoded symbols differ for " + name);
-    CHECK_MSG(decoded == symbols, "round trip differs for " + name);
+    EXPECT_MSG(decoded == ints(c["decoded"]), "decoded symbols differ for " + name);
+    EXPECT_MSG(decoded == symbols, "round trip differs for " + name);
     ++checked;
   }
-  CHECK_MSG(checked >= 6, "expected at least 6 vector cases, found " + std::to_string(checked));
+  EXPECT_MSG(checked >= 6, "expected at least 6 vector cases, found " + std::to_string(checked));
 }
 
 PSIC_CHECK_CASE("rans: truncated and corrupted streams throw, never crash") {
@@ -136,7 +136,7 @@ PSIC_CHECK_CASE("rans: truncated and corrupted streams throw, never crash") {
   const auto bytes = psic::rans_encode(sym.data(), idx.data(), sym.size(), gc.table());
   std::vector<int32_t> out(sym.size());
   psic::rans_decode(bytes.data(), bytes.size(), idx.data(), idx.size(), gc.table(), out.data());
-  CHECK(out == sym);
+  EXPECT(out == sym);
   int errors = 0;
   for (int trial = 0; trial < 2000; ++trial) {
     std::vector<uint8_t> bad = bytes;
@@ -148,17 +148,17 @@ PSIC_CHECK_CASE("rans: truncated and corrupted streams throw, never crash") {
       ++errors;
     }
   }
-  CHECK_MSG(errors > 1900, "most corruptions must be detected, got " + std::to_string(errors));
+  EXPECT_MSG(errors > 1900, "most corruptions must be detected, got " + std::to_string(errors));
   // Escapes of 2^27 and beyond hang CompressAI's encoder; here the whole int32 range codes.
   std::vector<int32_t> huge = {INT32_MAX, INT32_MIN, 1 << 27, -(1 << 27), 0};
   std::vector<int32_t> rows = {0, 63, 5, 17, 0};
   const auto huge_bytes = psic::rans_encode(huge.data(), rows.data(), huge.size(), gc.table());
   std::vector<int32_t> huge_back(huge.size());
   psic::rans_decode(huge_bytes.data(), huge_bytes.size(), rows.data(), rows.size(), gc.table(), huge_back.data());
-  CHECK(huge_back == huge);
+  EXPECT(huge_back == huge);
   // And empty streams work (CompressAI segfaults).
   const auto empty = psic::rans_encode(nullptr, nullptr, 0, gc.table());
-  CHECK(empty.size() == 8);
+  EXPECT(empty.size() == 8);
   psic::rans_decode(empty.data(), empty.size(), nullptr, 0, gc.table(), nullptr);
 }
 
@@ -172,13 +172,13 @@ PSIC_CHECK_CASE("entropy tables: update() reproduces the checkpoint's CDF buffer
     const at::Tensor eb_cdf = eb.quantized_cdf.clone(), eb_off = eb.offset.clone(), eb_len = eb.cdf_length.clone();
     const at::Tensor gc_cdf = gc.quantized_cdf.clone(), gc_off = gc.offset.clone(), gc_len = gc.cdf_length.clone();
     loaded.model->update_entropy_tables();
-    CHECK_MSG(at::equal(eb.quantized_cdf, eb_cdf), std::string(model) + ": entropy_bottleneck._quantized_cdf differs");
-    CHECK_MSG(at::equal(eb.offset, eb_off), std::string(model) + ": entropy_bottleneck._offset differs");
-    CHECK_MSG(at::equal(eb.cdf_length, eb_len), std::string(model) + ": entropy_bottleneck._cdf_length differs");
-    CHECK_MSG(at::equal(gc.quantized_cdf, gc_cdf), std::string(model) + ": gaussian_conditional._quantized_cdf differs");
-    CHECK_MSG(at::equal(gc.offset, gc_off), std::string(model) + ": gaussian_conditional._offset differs");
-    CHECK_MSG(at::equal(gc.cdf_length, gc_len), std::string(model) + ": gaussian_conditional._cdf_length differs");
-    CHECK_MSG(at::allclose(gc.scale_table, psic::GaussianConditional::default_scale_table()),
+    EXPECT_MSG(at::equal(eb.quantized_cdf, eb_cdf), std::string(model) + ": entropy_bottleneck._quantized_cdf differs");
+    EXPECT_MSG(at::equal(eb.offset, eb_off), std::string(model) + ": entropy_bottleneck._offset differs");
+    EXPECT_MSG(at::equal(eb.cdf_length, eb_len), std::string(model) + ": entropy_bottleneck._cdf_length differs");
+    EXPECT_MSG(at::equal(gc.quantized_cdf, gc_cdf), std::string(model) + ": gaussian_conditional._quantized_cdf differs");
+    EXPECT_MSG(at::equal(gc.offset, gc_off), std::string(model) + ": gaussian_conditional._offset differs");
+    EXPECT_MSG(at::equal(gc.cdf_length, gc_len), std::string(model) + ": gaussian_conditional._cdf_length differs");
+    EXPECT_MSG(at::allclose(gc.scale_table, psic::GaussianConditional::default_scale_table()),
               "scale table is exp(linspace(ln 0.11, ln 256, 64))");
   }
 }
@@ -186,20 +186,20 @@ PSIC_CHECK_CASE("entropy tables: update() reproduces the checkpoint's CDF buffer
 PSIC_CHECK_CASE("pmf_to_quantized_cdf: every symbol keeps a non-zero frequency") {
   std::vector<float> pmf = {0.5f, 1e-9f, 0.25f, 0.0f, 0.25f, 1e-12f};
   auto cdf = psic::pmf_to_quantized_cdf(pmf);
-  CHECK(cdf.front() == 0 && cdf.back() == 65536);
-  for (size_t i = 0; i + 1 < cdf.size(); ++i) CHECK(cdf[i + 1] > cdf[i]);
-  CHECK_THROWS_AS(psic::pmf_to_quantized_cdf({-1.0f, 2.0f}), psic::WeightsError);
+  EXPECT(cdf.front() == 0 && cdf.back() == 65536);
+  for (size_t i = 0; i + 1 < cdf.size(); ++i) EXPECT(cdf[i + 1] > cdf[i]);
+  EXPECT_THROWS_AS(psic::pmf_to_quantized_cdf({-1.0f, 2.0f}), psic::WeightsError);
 }
 
 PSIC_CHECK_CASE("checkpoints: both EntropyBottleneck key styles load to the same model") {
   PSIC_NEEDS_SHARED();
   auto current = psic::load_model(checkpoint_for("tiny-N16-M24").string());
   auto legacy = psic::load_model((fixtures() / "tiny-N16-M24.legacy-keys.pth.tar").string());
-  CHECK(current.model_id == legacy.model_id);
-  CHECK(current.model->config.N == 16 && current.model->config.M == 24);
+  EXPECT(current.model_id == legacy.model_id);
+  EXPECT(current.model->config.N == 16 && current.model->config.M == 24);
   auto big = psic::load_model(checkpoint_for("hyperprior-N128-M192").string());
-  CHECK(big.model->config.N == 128 && big.model->config.M == 192);
-  CHECK(big.model_id != current.model_id);
+  EXPECT(big.model->config.N == 128 && big.model->config.M == 192);
+  EXPECT(big.model_id != current.model_id);
 }
 
 PSIC_CHECK_CASE("fixtures: compat path reproduces CompressAI's tensors and strings (1 thread)") {
@@ -224,20 +224,20 @@ PSIC_CHECK_CASE("fixtures: compat path reproduces CompressAI's tensors and strin
       const at::Tensor x = read_tensor(c.dir / "x_padded.bin", at::kFloat, {1, 3, H, W});
       const at::Tensor y = model.g_a.forward(x, compat);
       const double ydiff = max_abs_diff(y, read_tensor(c.dir / "y.bin", at::kFloat, {1, M, H / 16, W / 16}));
-      CHECK_MSG(ydiff == 0, tag + "y differs by " + std::to_string(ydiff));
+      EXPECT_MSG(ydiff == 0, tag + "y differs by " + std::to_string(ydiff));
       const at::Tensor z = model.latent_codec.h_a.forward(at::abs(y), compat);
-      CHECK_MSG(at::equal(z, read_tensor(c.dir / "z.bin", at::kFloat, {1, N, H / 64, W / 64})), tag + "z differs");
+      EXPECT_MSG(at::equal(z, read_tensor(c.dir / "z.bin", at::kFloat, {1, N, H / 64, W / 64})), tag + "z differs");
       psic::LatentShapes shapes{};
       const auto strings = model.compress(x, compat, nullptr, &shapes);
-      CHECK_MSG(strings.y == y_string, tag + "y string differs from CompressAI's");
-      CHECK_MSG(strings.z == z_string, tag + "z string differs from CompressAI's");
+      EXPECT_MSG(strings.y == y_string, tag + "y string differs from CompressAI's");
+      EXPECT_MSG(strings.z == z_string, tag + "z string differs from CompressAI's");
       const at::Tensor z_hat = model.latent_codec.entropy_bottleneck.decompress({&strings.z}, H / 64, W / 64);
-      CHECK_MSG(at::equal(z_hat, read_tensor(c.dir / "z_hat.bin", at::kFloat, {1, N, H / 64, W / 64})), tag + "z_hat differs");
+      EXPECT_MSG(at::equal(z_hat, read_tensor(c.dir / "z_hat.bin", at::kFloat, {1, N, H / 64, W / 64})), tag + "z_hat differs");
       const at::Tensor scales = model.latent_codec.hyper_scales(z_hat);
-      CHECK_MSG(at::equal(scales, read_tensor(c.dir / "scales_hat.bin", at::kFloat, {1, M, H / 16, W / 16})),
+      EXPECT_MSG(at::equal(scales, read_tensor(c.dir / "scales_hat.bin", at::kFloat, {1, M, H / 16, W / 16})),
                 tag + "scales_hat differs");
       const at::Tensor indexes = model.latent_codec.gaussian_conditional.build_indexes(scales);
-      CHECK_MSG(at::equal(indexes, read_tensor(c.dir / "indexes.bin", at::kInt, {1, M, H / 16, W / 16})), tag + "indexes differ");
+      EXPECT_MSG(at::equal(indexes, read_tensor(c.dir / "indexes.bin", at::kInt, {1, M, H / 16, W / 16})), tag + "indexes differ");
     }
     // Decode CompressAI's own strings.
     psic::LatentStrings strings{y_string, z_string};
@@ -247,10 +247,10 @@ PSIC_CHECK_CASE("fixtures: compat path reproduces CompressAI's tensors and strin
     x_hat = x_hat.slice(2, p.top, p.top + hw[0]).slice(3, p.left, p.left + hw[1]);
     const at::Tensor expected = read_tensor(c.dir / "x_hat.bin", at::kFloat, {1, 3, hw[0], hw[1]});
     const double err = max_abs_diff(x_hat, expected);
-    CHECK_MSG(err <= 1e-4, tag + "x_hat max abs error " + std::to_string(err) + " > 1e-4");
+    EXPECT_MSG(err <= 1e-4, tag + "x_hat max abs error " + std::to_string(err) + " > 1e-4");
     ++cases;
   }
-  CHECK_MSG(cases == 9, "expected 9 fixture cases, found " + std::to_string(cases));
+  EXPECT_MSG(cases == 9, "expected 9 fixture cases, found " + std::to_string(cases));
 }
 
 PSIC_CHECK_CASE("synthesis: conv + pixel-shuffle rewrite equals ConvTranspose2d within 1e-5") {
@@ -261,7 +261,7 @@ PSIC_CHECK_CASE("synthesis: conv + pixel-shuffle rewrite equals ConvTranspose2d 
     deconv.prepare_inference();
     const at::Tensor x = at::randn({2, in, 7, 9});
     const double err = max_abs_diff(deconv.forward_transposed(x), deconv.forward_subpixel(x));
-    CHECK_MSG(err <= 1e-5, "rewrite error " + std::to_string(err));
+    EXPECT_MSG(err <= 1e-5, "rewrite error " + std::to_string(err));
   }
   if (!psic_test::shared_dir().empty()) {
     auto loaded = psic::load_model(checkpoint_for("hyperprior-N128-M192").string());
@@ -271,7 +271,7 @@ PSIC_CHECK_CASE("synthesis: conv + pixel-shuffle rewrite equals ConvTranspose2d 
     fast.subpixel_deconv = true;
     fast.channels_last = true;
     const double err = max_abs_diff(model.g_s.forward(y_hat, ForwardOptions{}), model.g_s.forward(y_hat, fast));
-    CHECK_MSG(err <= 1e-5, "whole g_s rewrite error " + std::to_string(err));
+    EXPECT_MSG(err <= 1e-5, "whole g_s rewrite error " + std::to_string(err));
   }
 }
 
@@ -289,7 +289,7 @@ PSIC_CHECK_CASE("hyper scales: identical whatever the caller's thread count") {
     psic::ScopedIntraOpThreads t(2);
     b = loaded.model->latent_codec.hyper_scales(z_hat);
   }
-  CHECK(at::equal(a, b));
+  EXPECT(at::equal(a, b));
 }
 
 PSIC_CHECK_CASE("codec: fast path round trip, container checks, model mismatch") {
@@ -305,17 +305,17 @@ PSIC_CHECK_CASE("codec: fast path round trip, container checks, model mismatch")
     o.fast = fast;
     auto enc = codec->compress(rgb.data(), w, h, o);
     auto dec = codec->decompress(enc.container.data(), enc.container.size(), o, false);
-    CHECK(dec.width == w && dec.height == h && dec.rgb8.size() == rgb.size());
-    CHECK_THROWS_AS(other->decompress(enc.container.data(), enc.container.size(), o, false), psic::ModelMismatchError);
+    EXPECT(dec.width == w && dec.height == h && dec.rgb8.size() == rgb.size());
+    EXPECT_THROWS_AS(other->decompress(enc.container.data(), enc.container.size(), o, false), psic::ModelMismatchError);
     auto truncated = enc.container;
     truncated.pop_back();
-    CHECK_THROWS_AS(codec->decompress(truncated.data(), truncated.size(), o, false), psic::FormatError);
+    EXPECT_THROWS_AS(codec->decompress(truncated.data(), truncated.size(), o, false), psic::FormatError);
     psic::CodecOptions small = o;
     small.pixel_limit = 100;
-    CHECK_THROWS_AS(codec->decompress(enc.container.data(), enc.container.size(), small, false), psic::LimitError);
-    CHECK_THROWS_AS(codec->compress(rgb.data(), w, h, small), psic::LimitError);
+    EXPECT_THROWS_AS(codec->decompress(enc.container.data(), enc.container.size(), small, false), psic::LimitError);
+    EXPECT_THROWS_AS(codec->compress(rgb.data(), w, h, small), psic::LimitError);
   }
-  CHECK_THROWS_AS(codec->compress(rgb.data(), 0, h, psic::CodecOptions{}), psic::InputError);
+  EXPECT_THROWS_AS(codec->compress(rgb.data(), 0, h, psic::CodecOptions{}), psic::InputError);
 }
 
 PSIC_CHECK_CASE("model files: save then load gives the same id and outputs; bad weights are named") {
@@ -324,8 +324,8 @@ PSIC_CHECK_CASE("model files: save then load gives the same id and outputs; bad 
   const fs::path tmp = fs::temp_directory_path() / ("psic-check-" + std::to_string(::getpid()) + ".safetensors");
   psic::save_model(*loaded.model, tmp.string());
   auto again = psic::load_model(tmp.string());
-  CHECK(again.model_id == loaded.model_id);
-  CHECK(again.source == "psic");
+  EXPECT(again.model_id == loaded.model_id);
+  EXPECT(again.source == "psic");
   fs::remove(tmp);
 
   // A state_dict with a wrong shape is rejected with the key's name.
@@ -335,10 +335,10 @@ PSIC_CHECK_CASE("model files: save then load gives the same id and outputs; bad 
     if (name == "g_s.2.weight") t = at::zeros({3, 3, 5, 5});
   try {
     psic::model_from_state_dict(state, "test");
-    CHECK_MSG(false, "wrong shape accepted");
+    EXPECT_MSG(false, "wrong shape accepted");
   } catch (const psic::WeightsError& e) {
-    CHECK_MSG(std::string(e.what()).find("g_s.2.weight") != std::string::npos, e.what());
+    EXPECT_MSG(std::string(e.what()).find("g_s.2.weight") != std::string::npos, e.what());
   }
-  CHECK_THROWS_AS(psic::load_model("/nonexistent/model.pth"), psic::WeightsError);
-  CHECK_THROWS_AS(psic::load_model((fixtures() / "inputs" / "k15-64x64.png").string()), psic::FormatError);
+  EXPECT_THROWS_AS(psic::load_model("/nonexistent/model.pth"), psic::WeightsError);
+  EXPECT_THROWS_AS(psic::load_model((fixtures() / "inputs" / "k15-64x64.png").string()), psic::FormatError);
 }

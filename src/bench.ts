@@ -1,0 +1,218 @@
+// The benchmark behind `npm run bench` and `psic bench`: speed and rate-distortion on Kodak,
+// medians of several runs, with every ratio measured side by side in the same run.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+
+import { Codec } from './codec.js';
+import { PsicInputError } from './errors.js';
+import { readImage, type RgbImage } from './image-io.js';
+import { psnr } from './metrics.js';
+import { native } from './native.js';
+
+export interface BenchOptions {
+  model?: string;
+  data?: string;
+  images?: number;
+  runs?: number;
+  /** Progress lines on stderr (default: when stderr is a TTY). */
+  progress?: boolean;
+}
+
+export function sharedDir(): string {
+  return resolve(process.env.PSIC_SHARED ?? join(process.cwd(), '..', 'shared'));
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
+
+interface ImageRow {
+  image: string;
+  width: number;
+  height: number;
+  bpp: number;
+  payloadBpp: number;
+  estimatedBpp: number;
+  psnr: number;
+  encodeMs: number;
+  encodeTransformMs: number;
+  encodeEntropyMs: number;
+  decodeMs: number;
+  decodeTransformMs: number;
+  decodeEntropyMs: number;
+  decodeTransposedMs: number;
+  compatEncodeMs: number;
+  compatDecodeMs: number;
+}
+
+interface Sample {
+  encMs: number;
+  encTransformMs: number;
+  encEntropyMs: number;
+  decMs: number;
+  decTransformMs: number;
+  decEntropyMs: number;
+  decTransposedMs: number;
+  compatEncMs: number;
+  compatDecMs: number;
+}
+
+function summarize(samples: Sample[], key: keyof Sample): number {
+  return round(median(samples.map((s) => s[key])), 2);
+}
+
+async function ransThroughput(runs: number): Promise<{ symbols: number; encodeSymbolsPerS: number; decodeSymbolsPerS: number }> {
+  // The GaussianConditional tables and realistic symbols of CompressAI's typical_10k vector, tiled to 1M symbols.
+  const vectors = JSON.parse(readFileSync(join(sharedDir(), 'fixtures', 'compressai-hyperprior', 'rans', 'vectors.json'), 'utf8'));
+  const c = vectors.cases.find((x: { name: string }) => x.name === 'typical_10k');
+  const stride = Math.max(...c.cdfs.map((r: number[]) => r.length));
+  const cdfs = new Int32Array(c.cdfs.length * stride);
+  c.cdfs.forEach((r: number[], i: number) => cdfs.set(r, i * stride));
+  const tiles = 100;
+  const n = c.symbols.length * tiles;
+  const symbols = new Int32Array(n);
+  const indexes = new Int32Array(n);
+  for (let t = 0; t < tiles; t++) {
+    symbols.set(c.symbols, t * c.symbols.length);
+    indexes.set(c.indexes, t * c.indexes.length);
+  }
+  const lengths = Int32Array.from(c.cdf_lengths);
+  const offsets = Int32Array.from(c.offsets);
+  const addon = native();
+  const enc: number[] = [];
+  const dec: number[] = [];
+  let bytes = addon.ransEncode(symbols, indexes, cdfs, stride, lengths, offsets);
+  for (let r = 0; r < runs; r++) {
+    let t0 = performance.now();
+    bytes = addon.ransEncode(symbols, indexes, cdfs, stride, lengths, offsets);
+    enc.push(performance.now() - t0);
+    t0 = performance.now();
+    const back = addon.ransDecode(bytes, indexes, cdfs, stride, lengths, offsets);
+    dec.push(performance.now() - t0);
+    if (back[n - 1] !== symbols[n - 1]) throw new Error('rANS round trip failed');
+  }
+  return { symbols: n, encodeSymbolsPerS: Math.round(n / (median(enc) / 1000)), decodeSymbolsPerS: Math.round(n / (median(dec) / 1000)) };
+}
+
+export async function runBench(options: BenchOptions = {}) {
+  const shared = sharedDir();
+  const model = options.model ?? join(shared, 'fixtures', 'compressai-hyperprior', 'hyperprior-N128-M192.pth.tar');
+  const data = options.data ?? join(shared, 'data', 'kodak');
+  const runs = options.runs ?? 5;
+  const progress = options.progress ?? Boolean(process.stderr.isTTY);
+  if (!existsSync(data)) throw new PsicInputError(`benchmark data not found: ${data} (set PSIC_SHARED or --data)`);
+  if (!Number.isInteger(runs) || runs < 1) throw new PsicInputError('--runs must be a positive integer');
+  let files = readdirSync(data).filter((f) => /\.(png|jpe?g|webp)$/i.test(f)).sort();
+  if (options.images !== undefined) files = files.slice(0, options.images);
+  if (files.length === 0) throw new PsicInputError(`no images in ${data}`);
+
+  const fast = await Codec.load(model, { path: 'fast' });
+  const compat = await Codec.load(model, { path: 'compat' });
+  const perImage: ImageRow[] = [];
+  let megapixels = 0;
+  for (const [i, file] of files.entries()) {
+    const image: RgbImage = await readImage(join(data, file));
+    const mp = (image.width * image.height) / 1e6;
+    megapixels += mp;
+    const raw = { data: image.data, width: image.width, height: image.height, channels: 3 as const };
+    const stats = await fast.compressWithStats(raw, { estimate: true });
+    const decoded = await fast.decompress(stats.container);
+    const compatBytes = await compat.compress(raw);
+    const samples: Sample[] = [];
+    for (let r = 0; r < runs; r++) {
+      // Interleaved, so that load on the machine hits every variant alike.
+      let t0 = performance.now();
+      const enc = await fast.compressWithStats(raw, { estimate: false });
+      const encMs = performance.now() - t0;
+      t0 = performance.now();
+      const dec = await fast.decompressWithTimings(enc.container, { synthesis: 'subpixel' });
+      const decMs = performance.now() - t0;
+      t0 = performance.now();
+      await fast.decompressWithTimings(enc.container, { synthesis: 'transposed' });
+      const decTransposedMs = performance.now() - t0;
+      t0 = performance.now();
+      await compat.compress(raw);
+      const compatEncMs = performance.now() - t0;
+      t0 = performance.now();
+      await compat.decompress(compatBytes);
+      const compatDecMs = performance.now() - t0;
+      samples.push({
+        encMs, encTransformMs: enc.timings.transformMs, encEntropyMs: enc.timings.entropyMs,
+        decMs, decTransformMs: dec.timings.transformMs, decEntropyMs: dec.timings.entropyMs,
+        decTransposedMs, compatEncMs, compatDecMs,
+      });
+    }
+    const row: ImageRow = {
+      image: file,
+      width: image.width,
+      height: image.height,
+      bpp: round(stats.bpp),
+      payloadBpp: round(stats.payloadBpp),
+      estimatedBpp: round(stats.estimatedBpp),
+      psnr: round(psnr(image.data, decoded.data), 3),
+      encodeMs: summarize(samples, 'encMs'),
+      encodeTransformMs: summarize(samples, 'encTransformMs'),
+      encodeEntropyMs: summarize(samples, 'encEntropyMs'),
+      decodeMs: summarize(samples, 'decMs'),
+      decodeTransformMs: summarize(samples, 'decTransformMs'),
+      decodeEntropyMs: summarize(samples, 'decEntropyMs'),
+      decodeTransposedMs: summarize(samples, 'decTransposedMs'),
+      compatEncodeMs: summarize(samples, 'compatEncMs'),
+      compatDecodeMs: summarize(samples, 'compatDecMs'),
+    };
+    perImage.push(row);
+    if (progress) {
+      process.stderr.write(`[${i + 1}/${files.length}] ${file}: ${row.bpp} bpp, ${row.psnr} dB, enc ${row.encodeMs} ms, dec ${row.decodeMs} ms\n`);
+    }
+  }
+  const total = (key: Exclude<keyof ImageRow, 'image'>) => perImage.reduce((a, r) => a + r[key], 0);
+  const encS = total('encodeMs') / 1000;
+  const decS = total('decodeMs') / 1000;
+  const rans = await ransThroughput(runs);
+  const kodim23 = perImage.find((r) => r.image === 'kodim23.png');
+  // CompressAI's own timing of this checkpoint on kodim23 (same Debian LibTorch, 2 threads), from the fixture.
+  let compressai: { encodeMs: number; decodeMs: number } | undefined;
+  const timingFile = join(shared, 'fixtures', 'compressai-hyperprior', 'timing-N128-kodim23.json');
+  if (existsSync(timingFile)) {
+    const t = JSON.parse(readFileSync(timingFile, 'utf8'))['threads=2'];
+    if (t) compressai = { encodeMs: round(t.compress_total.median_s * 1000, 1), decodeMs: round(t.decompress_total.median_s * 1000, 1) };
+  }
+  return {
+    model,
+    data,
+    images: perImage.length,
+    runs,
+    threads: native().getThreads(),
+    cores: availableParallelism(),
+    summary: {
+      bpp: round(mean(perImage.map((r) => r.bpp))),
+      payloadBpp: round(mean(perImage.map((r) => r.payloadBpp))),
+      estimatedBpp: round(mean(perImage.map((r) => r.estimatedBpp))),
+      psnr: round(mean(perImage.map((r) => r.psnr)), 3),
+      encodeMPps: round(megapixels / encS, 3),
+      decodeMPps: round(megapixels / decS, 3),
+      encodeEntropyShare: round(total('encodeEntropyMs') / total('encodeMs')),
+      decodeEntropyShare: round(total('decodeEntropyMs') / total('decodeMs')),
+      encodeTransformShare: round(total('encodeTransformMs') / total('encodeMs')),
+      decodeTransformShare: round(total('decodeTransformMs') / total('decodeMs')),
+      subpixelVsTransposedDecodeSpeedup: round(total('decodeTransposedMs') / total('decodeMs'), 3),
+      fastVsCompatEndToEndSpeedup: round((total('compatEncodeMs') + total('compatDecodeMs')) / (total('encodeMs') + total('decodeMs')), 3),
+      rans,
+      kodim23: kodim23
+        ? {
+            encodeMs: kodim23.encodeMs,
+            decodeMs: kodim23.decodeMs,
+            compressaiEncodeMs: compressai?.encodeMs,
+            compressaiDecodeMs: compressai?.decodeMs,
+            speedupVsCompressAI: compressai ? round((compressai.encodeMs + compressai.decodeMs) / (kodim23.encodeMs + kodim23.decodeMs), 3) : undefined,
+          }
+        : undefined,
+    },
+    perImage,
+  };
+}

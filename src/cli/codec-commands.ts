@@ -1,0 +1,108 @@
+// psic compress / decompress / info.
+import { readFile } from 'node:fs/promises';
+
+import { writeFileAtomic } from '../atomic-write.js';
+import { Codec } from '../codec.js';
+import { PsicInputError } from '../errors.js';
+import { writePng } from '../image-io.js';
+import { onePositional, parse, requireString } from './usage.js';
+
+const common = {
+  model: { type: 'string', short: 'm' },
+  output: { type: 'string', short: 'o' },
+  compat: { type: 'boolean' },
+  threads: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+const COMPRESS_HELP = `Usage: psic compress IN -o OUT.psic --model M [--compat] [--threads N] [--json]
+
+Compresses an image (PNG, JPEG, WebP, AVIF, TIFF...) into a .psic container.
+  --model, -m   model file: a psic .safetensors model or a CompressAI .pth/.pth.tar checkpoint
+  --output, -o  output .psic path (written atomically)
+  --compat      CompressAI's exact op sequence (with PSIC_THREADS=1: byte-identical to CompressAI)
+  --threads     LibTorch threads (default PSIC_THREADS, else all cores)
+  --json        print a JSON summary
+`;
+
+const DECOMPRESS_HELP = `Usage: psic decompress IN.psic -o OUT.png --model M [--compat] [--threads N] [--json]
+
+Decompresses a .psic container to a PNG. The model must be the one that made the container.
+`;
+
+const INFO_HELP = `Usage: psic info IN.psic [--json]
+
+Prints a container's header (checked, checksum included) and the size and SHA-256 of its
+entropy-coded strings. Needs no model.
+`;
+
+function threadsOption(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new PsicInputError(`--threads must be a positive integer, got ${String(value)}`);
+  return n;
+}
+
+async function readContainer(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new PsicInputError(`cannot read '${path}': ${(err as Error).message}`);
+  }
+}
+
+export async function compressCommand(argv: string[]): Promise<void> {
+  const args = parse(argv, common, COMPRESS_HELP);
+  if (!args) return;
+  const input = onePositional(args.positionals, 'input image');
+  const output = requireString(args.values.output, '-o OUT.psic');
+  const model = requireString(args.values.model, '--model M');
+  const codec = await Codec.load(model, { path: args.values.compat ? 'compat' : 'fast', threads: threadsOption(args.values.threads) });
+  const stats = await codec.compressWithStats(input, { estimate: false });
+  await writeFileAtomic(output, stats.container);
+  if (args.values.json) {
+    const { container, ...rest } = stats;
+    process.stdout.write(`${JSON.stringify({ input, output, bytes: container.length, modelId: codec.modelId, ...rest })}\n`);
+  } else {
+    process.stdout.write(`${output}: ${stats.width}x${stats.height}, ${stats.container.length} bytes, ${stats.bpp.toFixed(4)} bpp\n`);
+  }
+}
+
+export async function decompressCommand(argv: string[]): Promise<void> {
+  const args = parse(argv, common, DECOMPRESS_HELP);
+  if (!args) return;
+  const input = onePositional(args.positionals, 'input .psic file');
+  const output = requireString(args.values.output, '-o OUT.png');
+  const model = requireString(args.values.model, '--model M');
+  const bytes = await readContainer(input);
+  const codec = await Codec.load(model, { path: args.values.compat ? 'compat' : 'fast', threads: threadsOption(args.values.threads) });
+  const { image, timings } = await codec.decompressWithTimings(bytes);
+  await writePng(image as { data: Uint8Array; width: number; height: number }, output);
+  if (args.values.json) {
+    process.stdout.write(`${JSON.stringify({ input, output, width: image.width, height: image.height, timings })}\n`);
+  } else {
+    process.stdout.write(`${output}: ${image.width}x${image.height}\n`);
+  }
+}
+
+export async function infoCommand(argv: string[]): Promise<void> {
+  const args = parse(argv, { json: { type: 'boolean' } }, INFO_HELP);
+  if (!args) return;
+  const input = onePositional(args.positionals, 'input .psic file');
+  const info = Codec.inspect(await readContainer(input));
+  if (args.values.json) {
+    process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+    return;
+  }
+  const p = info.padding;
+  process.stdout.write(
+    [
+      `file         ${input} (${info.totalBytes} bytes, format version ${info.version})`,
+      `model id     ${info.modelId}`,
+      `image        ${info.width}x${info.height}, padding l${p.left} r${p.right} t${p.top} b${p.bottom}`,
+      `latents      y ${info.yShape.join('x')}, z ${info.zShape.join('x')}`,
+      ...info.strings.map((s) => `string ${s.name}     ${s.bytes} bytes, sha256 ${s.sha256}`),
+      `checksum     ${info.checksum.toString(16).padStart(8, '0')} (CRC-32, verified)`,
+    ].join('\n') + '\n',
+  );
+}

@@ -1,0 +1,48 @@
+// psic command-line entry: dispatches to one module per command group.
+import { benchCommand } from './bench-command.js';
+import { compressCommand, decompressCommand, infoCommand } from './codec-commands.js';
+import { runCommand } from './usage.js';
+
+const HELP = `psic: privacy-shielded learned image compression
+
+Usage: psic <command> [options]
+
+Commands:
+  compress IN -o OUT.psic --model M      compress an image
+  decompress IN.psic -o OUT.png --model M decompress a container
+  info IN.psic [--json]                  show a container's header and strings
+  bench [--json]                         benchmark speed and rate-distortion on Kodak
+
+Run 'psic <command> --help' for a command's options.
+Environment: PSIC_THREADS (LibTorch threads), PSIC_SHARED (shared data for bench),
+PSIC_OPENBLAS_CORETYPE (override the OpenBLAS kernel choice).
+`;
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  compress: compressCommand,
+  decompress: decompressCommand,
+  info: infoCommand,
+  bench: benchCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(HELP);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`psic: unknown command '${name}' (see psic --help)\n`);
+    return 2;
+  }
+  return runCommand(() => command(rest));
+}
+
+// Run when executed directly (node --import tsx src/cli/main.ts); bin/psic.js calls main() itself.
+const invoked = process.argv[1] ?? '';
+if (/cli[\\/]main\.(ts|js)$/.test(invoked)) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,55 @@
+// What every command shares: argument parsing, usage errors, and turning failures into one
+// clear line on stderr with a non-zero exit.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+import { PsicError } from '../errors.js';
+
+export class UsageError extends Error {}
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse(argv: string[], options: Options, help: string) {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(help);
+    return undefined;
+  }
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function requireString(value: unknown, flag: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new UsageError(`missing ${flag}`);
+  return value;
+}
+
+export function onePositional(positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw new UsageError(`expected exactly one ${what}, got ${positionals.length}`);
+  return positionals[0];
+}
+
+/** Runs a command; maps errors to exit codes: 2 usage, 1 everything else. */
+export async function runCommand(fn: () => Promise<void>): Promise<number> {
+  try {
+    await fn();
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`psic: ${err.message} (see --help)\n`);
+      return 2;
+    }
+    if (err instanceof PsicError) {
+      process.stderr.write(`psic: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e && typeof e.code === 'string' && typeof e.message === 'string') {
+      process.stderr.write(`psic: ${e.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`psic: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,208 @@
+// Codec: load a model, compress images to .psic containers, decompress them back.
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { stat } from 'node:fs/promises';
+
+import { PsicInputError, PsicWeightsError, fromNative, nativeCall } from './errors.js';
+import { DEFAULT_PIXEL_LIMIT, type ImageInput, encodePng, readImage, validatePixelLimit } from './image-io.js';
+import { bpp } from './metrics.js';
+import {
+  type NativeContainerHeader,
+  type NativeModel,
+  type NativeModelInfo,
+  type NativeTimings,
+  type SynthesisPath,
+  native,
+} from './native.js';
+
+export type ComputePath = 'compat' | 'fast';
+
+export interface CodecLoadOptions {
+  /**
+   * LibTorch intra-op threads for this process (default: PSIC_THREADS, else all cores).
+   * Set once, by the first Codec.load.
+   */
+  threads?: number;
+  /**
+   * 'fast' (default): channels-last analysis and the sub-pixel synthesis.
+   * 'compat': CompressAI's exact op sequence; with threads = 1 its bitstreams are byte-identical to CompressAI's.
+   */
+  path?: ComputePath;
+  /** Refuse images (and containers) with more pixels than this. Default 268402689, like sharp. */
+  pixelLimit?: number;
+}
+
+export interface DecompressOptions {
+  /** 'uint8' (default): round(x̂·255); 'float32': x̂ in [0,1]. */
+  output?: 'uint8' | 'float32';
+  /** Override the synthesis implementation (benchmarks): 'subpixel' or 'transposed'. */
+  synthesis?: SynthesisPath;
+}
+
+export interface DecodedImage<T extends Uint8Array | Float32Array = Uint8Array | Float32Array> {
+  /** HWC RGB. */
+  data: T;
+  width: number;
+  height: number;
+  channels: 3;
+}
+
+export interface CompressStats {
+  container: Uint8Array;
+  width: number;
+  height: number;
+  /** Container bytes × 8 / original pixels. */
+  bpp: number;
+  /** y + z string bytes × 8 / original pixels. */
+  payloadBpp: number;
+  /** Model estimate: −log2 likelihoods of y and z / original pixels. */
+  estimatedBpp: number;
+  timings: NativeTimings;
+}
+
+export interface ContainerInfo extends Omit<NativeContainerHeader, 'strings'> {
+  strings: { name: 'z' | 'y'; bytes: number; sha256: string }[];
+}
+
+let threadsSet = false;
+
+function resolveThreads(requested: number | undefined): number {
+  const fromEnv = process.env.PSIC_THREADS;
+  const value = requested ?? (fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) : availableParallelism());
+  if (!Number.isInteger(value) || value < 1 || value > 1024) {
+    throw new PsicInputError(`threads must be an integer in [1, 1024], got ${String(requested ?? fromEnv)}`);
+  }
+  return value;
+}
+
+function toBytes(input: unknown, what: string): Uint8Array {
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  throw new PsicInputError(`${what} must be a Uint8Array, Buffer or ArrayBuffer`);
+}
+
+export class Codec {
+  private constructor(
+    private readonly model: NativeModel,
+    private readonly modelInfo: NativeModelInfo,
+    private readonly path: ComputePath,
+    private readonly pixelLimit: number,
+  ) {}
+
+  /** Loads a psic model file (.safetensors) or a CompressAI checkpoint (.pth / .pth.tar). */
+  static async load(path: string, options: CodecLoadOptions = {}): Promise<Codec> {
+    if (typeof path !== 'string' || path.length === 0) throw new PsicInputError('model path must be a non-empty string');
+    if (typeof options !== 'object' || options === null) throw new PsicInputError('options must be an object');
+    const computePath = options.path ?? 'fast';
+    if (computePath !== 'fast' && computePath !== 'compat') {
+      throw new PsicInputError(`path must be 'fast' or 'compat', got ${String(computePath)}`);
+    }
+    const pixelLimit = validatePixelLimit(options.pixelLimit ?? DEFAULT_PIXEL_LIMIT);
+    const threads = resolveThreads(options.threads);
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) throw new PsicWeightsError(`model '${path}' is not a file`);
+    } catch (err) {
+      if (err instanceof PsicWeightsError) throw err;
+      throw new PsicWeightsError(`model file '${path}' not found`);
+    }
+    const addon = native();
+    if (!threadsSet || options.threads !== undefined) {
+      addon.setThreads(threads);
+      threadsSet = true;
+    }
+    const model = await nativeCall(() => addon.loadModel(path));
+    return new Codec(model, model.info(), computePath, pixelLimit);
+  }
+
+  /** Model id (32 hex chars) written into every container this codec makes. */
+  get modelId(): string { return this.modelInfo.modelId; }
+  get architecture(): string { return this.modelInfo.architecture; }
+  get config(): { architecture: string; N: number; M: number } { return JSON.parse(this.modelInfo.config); }
+  /** Where the weights came from: 'psic' (model file) or 'compressai' (checkpoint). */
+  get source(): 'psic' | 'compressai' { return this.modelInfo.source; }
+
+  /** Compresses an image (path, encoded Buffer, or raw pixels) into a .psic container. */
+  async compress(input: ImageInput): Promise<Uint8Array> {
+    return (await this.compressWithStats(input, { estimate: false })).container;
+  }
+
+  /** Compresses and reports rate figures and timings. */
+  async compressWithStats(input: ImageInput, options: { estimate?: boolean } = {}): Promise<CompressStats> {
+    const image = await readImage(input, { pixelLimit: this.pixelLimit });
+    const result = await nativeCall(() =>
+      this.model.compress(image.data, image.width, image.height, {
+        path: this.path,
+        pixelLimit: this.pixelLimit,
+        estimate: options.estimate ?? true,
+      }),
+    );
+    const header = native().parseContainer(result.container, this.pixelLimit);
+    const payload = header.strings.reduce((n, s) => n + s.length, 0);
+    return {
+      container: result.container,
+      width: image.width,
+      height: image.height,
+      bpp: bpp(result.container.length, image.width, image.height),
+      payloadBpp: bpp(payload, image.width, image.height),
+      estimatedBpp: result.estimatedBits / (image.width * image.height),
+      timings: result.timings,
+    };
+  }
+
+  /** Decompresses a .psic container made by this model. */
+  async decompress(bytes: Uint8Array | ArrayBuffer, options: DecompressOptions & { output: 'float32' }): Promise<DecodedImage<Float32Array>>;
+  async decompress(bytes: Uint8Array | ArrayBuffer, options?: DecompressOptions): Promise<DecodedImage<Uint8Array>>;
+  async decompress(bytes: Uint8Array | ArrayBuffer, options: DecompressOptions = {}): Promise<DecodedImage> {
+    return (await this.decompressWithTimings(bytes, options)).image;
+  }
+
+  /** Decompresses and reports timings. */
+  async decompressWithTimings(
+    bytes: Uint8Array | ArrayBuffer,
+    options: DecompressOptions = {},
+  ): Promise<{ image: DecodedImage; timings: NativeTimings }> {
+    const data = toBytes(bytes, 'container');
+    const output = options.output ?? 'uint8';
+    if (output !== 'uint8' && output !== 'float32') throw new PsicInputError(`output must be 'uint8' or 'float32'`);
+    if (options.synthesis !== undefined && options.synthesis !== 'subpixel' && options.synthesis !== 'transposed') {
+      throw new PsicInputError(`synthesis must be 'subpixel' or 'transposed'`);
+    }
+    const r = await nativeCall(() =>
+      this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis }),
+    );
+    return { image: { data: r.data, width: r.width, height: r.height, channels: 3 }, timings: r.timings };
+  }
+
+  /** Decompresses straight to a PNG file's bytes. */
+  async decompressToPng(bytes: Uint8Array | ArrayBuffer): Promise<Buffer> {
+    const image = await this.decompress(bytes);
+    return encodePng(image);
+  }
+
+  /** Saves the model as a psic model file (safetensors + JSON config), atomically. */
+  async save(path: string): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) throw new PsicInputError('path must be a non-empty string');
+    await nativeCall(() => this.model.save(path));
+  }
+
+  /** Reads a container's header (checked, checksum included) without a model. */
+  static inspect(bytes: Uint8Array | ArrayBuffer, options: { pixelLimit?: number } = {}): ContainerInfo {
+    const data = toBytes(bytes, 'container');
+    const limit = validatePixelLimit(options.pixelLimit ?? DEFAULT_PIXEL_LIMIT);
+    let header: NativeContainerHeader;
+    try {
+      header = native().parseContainer(data, limit);
+    } catch (err) {
+      throw fromNative(err);
+    }
+    return {
+      ...header,
+      strings: header.strings.map((s) => ({
+        name: s.name,
+        bytes: s.length,
+        sha256: createHash('sha256').update(data.subarray(s.offset, s.offset + s.length)).digest('hex'),
+      })),
+    };
+  }
+}

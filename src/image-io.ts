@@ -1,0 +1,130 @@
+// Images in and out through sharp: any input becomes 8-bit sRGB RGB pixels (HWC), with the
+// pixel limit enforced before decoding; output is PNG.
+import { readFile, stat } from 'node:fs/promises';
+import sharp from 'sharp';
+
+import { writeFileAtomic } from './atomic-write.js';
+import { PsicInputError, PsicLimitError } from './errors.js';
+
+/** sharp's default limitInputPixels: 0x3FFF * 0x3FFF. */
+export const DEFAULT_PIXEL_LIMIT = 268402689;
+
+/** Raw pixels: uint8, HWC, 1 (grey), 3 (RGB) or 4 (RGBA) channels. */
+export interface RawImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 3 | 4;
+}
+
+/** A path, an encoded image (PNG, JPEG, WebP, AVIF, TIFF, GIF...), or raw pixels. */
+export type ImageInput = string | Uint8Array | RawImage;
+
+export interface RgbImage {
+  /** HWC RGB, uint8. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+function isRawImage(input: unknown): input is RawImage {
+  return typeof input === 'object' && input !== null && !(input instanceof Uint8Array) && 'data' in input;
+}
+
+function checkDimension(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new PsicInputError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function checkPixelLimit(width: number, height: number, pixelLimit: number): void {
+  if (width * height > pixelLimit) {
+    throw new PsicLimitError(`image is ${width}x${height}, over the pixel limit of ${pixelLimit}`);
+  }
+}
+
+export function validatePixelLimit(pixelLimit: unknown): number {
+  if (typeof pixelLimit !== 'number' || !Number.isInteger(pixelLimit) || pixelLimit < 1) {
+    throw new PsicInputError(`pixelLimit must be a positive integer, got ${String(pixelLimit)}`);
+  }
+  return pixelLimit;
+}
+
+async function decode(pipeline: sharp.Sharp, what: string): Promise<RgbImage> {
+  try {
+    const { data, info } = await pipeline
+      .rotate() // honour EXIF orientation
+      .toColorspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new PsicInputError(`${what}: expected 3 channels after conversion, got ${info.channels}`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  } catch (err) {
+    if (err instanceof PsicInputError || err instanceof PsicLimitError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (/pixel limit/i.test(message)) throw new PsicLimitError(`${what}: ${message}`);
+    throw new PsicInputError(`${what} is not a supported image (${message})`);
+  }
+}
+
+/** Reads any supported input into RGB pixels. */
+export async function readImage(input: ImageInput, options: { pixelLimit?: number } = {}): Promise<RgbImage> {
+  const pixelLimit = validatePixelLimit(options.pixelLimit ?? DEFAULT_PIXEL_LIMIT);
+  if (typeof input === 'string') {
+    let bytes: Buffer;
+    try {
+      const info = await stat(input);
+      if (!info.isFile()) throw new PsicInputError(`input '${input}' is not a file`);
+      bytes = await readFile(input);
+    } catch (err) {
+      if (err instanceof PsicInputError) throw err;
+      throw new PsicInputError(`cannot read input '${input}': ${(err as Error).message}`);
+    }
+    return decodeEncoded(bytes, `input '${input}'`, pixelLimit);
+  }
+  if (input instanceof Uint8Array) return decodeEncoded(input, 'input buffer', pixelLimit);
+  if (isRawImage(input)) {
+    const width = checkDimension('width', input.width);
+    const height = checkDimension('height', input.height);
+    const channels = input.channels;
+    if (channels !== 1 && channels !== 3 && channels !== 4) {
+      throw new PsicInputError(`channels must be 1, 3 or 4, got ${String(channels)}`);
+    }
+    if (!(input.data instanceof Uint8Array)) throw new PsicInputError('raw image data must be a Uint8Array (uint8 HWC)');
+    if (input.data.length !== width * height * channels) {
+      throw new PsicInputError(
+        `raw image data has ${input.data.length} bytes, expected width*height*channels = ${width * height * channels}`,
+      );
+    }
+    checkPixelLimit(width, height, pixelLimit);
+    if (channels === 3) return { data: input.data, width, height };
+    return decode(sharp(input.data, { raw: { width, height, channels }, limitInputPixels: pixelLimit }), 'raw image');
+  }
+  throw new PsicInputError('input must be a file path, an encoded image Buffer/Uint8Array, or {data, width, height, channels}');
+}
+
+async function decodeEncoded(bytes: Uint8Array, what: string, pixelLimit: number): Promise<RgbImage> {
+  if (bytes.length === 0) throw new PsicInputError(`${what} is empty`);
+  // Read the header first: refuse oversized images before decoding any pixels.
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new PsicInputError(`${what} is not a supported image (${(err as Error).message})`);
+  }
+  if (!meta.width || !meta.height) throw new PsicInputError(`${what} has no dimensions`);
+  checkPixelLimit(meta.width, meta.height, pixelLimit);
+  return decode(sharp(bytes, { limitInputPixels: pixelLimit }), what);
+}
+
+/** Encodes RGB pixels as PNG. */
+export async function encodePng(image: RgbImage): Promise<Buffer> {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
+}
+
+/** Writes RGB pixels as a PNG file, atomically. */
+export async function writePng(image: RgbImage, path: string): Promise<void> {
+  await writeFileAtomic(path, await encodePng(image));
+}

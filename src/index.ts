@@ -1,0 +1,14 @@
+export { Codec } from './codec.js';
+export type { CodecLoadOptions, CompressStats, ComputePath, ContainerInfo, DecodedImage, DecompressOptions } from './codec.js';
+export {
+  PsicError,
+  PsicFormatError,
+  PsicInputError,
+  PsicKeyError,
+  PsicLimitError,
+  PsicModelMismatchError,
+  PsicWeightsError,
+} from './errors.js';
+export { DEFAULT_PIXEL_LIMIT, encodePng, readImage, writePng } from './image-io.js';
+export type { ImageInput, RawImage, RgbImage } from './image-io.js';
+export { bpp, psnr } from './metrics.js';
