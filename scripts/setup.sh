@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One-step set-up on Debian 12: system packages, npm packages, the native addon (cmake-js) and
+# the compiled TypeScript. Idempotent: each step runs only when its output is missing or stale.
+#   bash scripts/setup.sh              do whatever is needed
+#   bash scripts/setup.sh --if-needed  same, quietly when everything is up to date
+#   bash scripts/setup.sh --build      force a rebuild of the addon and the TypeScript
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-}"
+say() { [ "$mode" = "--if-needed" ] && [ -z "${did_something:-}" ] && echo "psic setup:" >&2; did_something=1; echo "  $*" >&2; }
+
+# 1. System packages (LibTorch CPU from Debian, OpenBLAS with OpenMP, build tools).
+packages=(libtorch-dev libopenblas0-openmp nlohmann-json3-dev cmake ninja-build g++ ccache)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "apt-get install ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# 2. npm packages, when node_modules is missing or older than the lockfile.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund >&2
+fi
+
+newer_than() {  # newer_than OUTPUT PATHS...: true when OUTPUT is missing or any source is newer
+  local out="$1"; shift
+  [ -e "$out" ] || return 0
+  [ -n "$(find "$@" -newer "$out" -type f -print -quit 2>/dev/null)" ]
+}
+
+# 3. The native addon and the C++ check binary.
+if [ "$mode" = "--build" ] || newer_than build/Release/psic.node cpp binding CMakeLists.txt; then
+  say "cmake-js compile (addon + psic_check)"
+  launcher=()
+  command -v ccache >/dev/null && launcher=(--CDCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  npx --no-install cmake-js compile --out build --config Release --parallel "$(nproc)" ${Torch_DIR:+--CDTorch_DIR="$Torch_DIR"} "${launcher[@]}" >&2
+  touch build/Release/psic.node
+fi
+
+# 4. The TypeScript (dist/ for the package entry and the psic bin).
+if [ "$mode" = "--build" ] || newer_than dist/index.js src tsconfig.json; then
+  say "tsc"
+  npx --no-install tsc -p tsconfig.json >&2
+  touch dist/index.js
+fi
+exit 0
