@@ -17,8 +17,10 @@ class Conv2d : public Layer {
 };
 
 // ConvTranspose2d(k=5, stride 2, padding 2, output_padding 1) doubles H and W. Its fast path
-// rewrites it as an exactly equivalent 3x3 conv producing 4x the channels followed by a pixel
-// shuffle: the four output phases each use a subset of the 5x5 taps. Same sums, other order.
+// is the exactly equivalent sub-pixel form: output pixel (2m+a, 2n+b) only meets kernel taps of
+// parity (a, b), so each of the four output phases is an ordinary conv of the input (3x3, 3x2,
+// 2x3 or 2x2 taps) and the output interleaves them, as a pixel shuffle would. Same sums in
+// another order; no multiplications by zero taps.
 class ConvTranspose2d : public Layer {
  public:
   ConvTranspose2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride);
@@ -28,7 +30,7 @@ class ConvTranspose2d : public Layer {
 
   // The transposed conv as torch computes it (CompressAI's op).
   at::Tensor forward_transposed(const at::Tensor& x) const;
-  // The conv + pixel-shuffle rewrite (needs prepare_inference() after the weights change).
+  // The sub-pixel form (needs prepare_inference() after the weights change).
   at::Tensor forward_subpixel(const at::Tensor& x) const;
 
   at::Tensor weight;  // [in, out, k, k]
@@ -36,11 +38,12 @@ class ConvTranspose2d : public Layer {
   int64_t stride, padding, output_padding;
 
  private:
-  at::Tensor subpixel_weight_;  // [4*out, in, 3, 3]
-  at::Tensor subpixel_bias_;    // [4*out]
+  at::Tensor phase_weights_[2][2];  // [out, in, 3 - a, 3 - b] for output phase (a, b)
 };
 
-// The 3x3 conv weights of the sub-pixel rewrite, from a [in, out, 5, 5] transposed weight.
+// The sub-pixel weights as one 3x3 conv producing 4x the channels (channel c*4 + a*2 + b is
+// output phase (a, b) of channel c, zero where a phase has no tap), from a [in, out, 5, 5]
+// transposed weight.
 at::Tensor subpixel_weight_from_transposed(const at::Tensor& transposed_weight);
 
 }  // namespace psic
