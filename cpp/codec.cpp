@@ -78,22 +78,28 @@ CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height
                static_cast<uint32_t>(shapes.z_width)};
   result.container = write_container(h, strings.z, strings.y);
   result.timings = {stages.transform_ms, stages.entropy_ms, ms_since(t0)};
-  if (options.estimate_bits) {
-    const at::Tensor y = model().g_a.forward(x, ForwardOptions{});
-    result.estimated_bits = model().latent_codec.estimate_bits(y);
-  }
+  if (options.estimate_bits) result.estimated_bits = model().estimate_bits(x);
   return result;
 }
 
 DecompressResult Codec::decompress(const uint8_t* data, size_t size, const CodecOptions& options,
-                                   bool float_output) const {
+                                   bool float_output, const std::vector<float>& condition) const {
   const ParsedContainer parsed = parse_container(data, size, options.pixel_limit);
   const ContainerHeader& h = parsed.header;
   if (h.model_id != container_id_)
     throw ModelMismatchError("this .psic file was made by model " + model_id_hex(h.model_id) +
                              ", not by the loaded model " + model_id_hex(container_id_));
   const auto& cfg = model().config;
-  if (h.y_shape[0] != cfg.M || h.z_shape[0] != cfg.N) throw FormatError(".psic latent channels do not match the model");
+  if (h.y_shape[0] != cfg.M || h.z_shape[0] != (cfg.has_hyperprior() ? cfg.N : 0))
+    throw FormatError(".psic latent channels do not match the model");
+  at::Tensor c;
+  if (!condition.empty()) {
+    if (cfg.condition_dim == 0) throw KeyError("this model takes no key: it has a single decode");
+    if (static_cast<int64_t>(condition.size()) != cfg.condition_dim)
+      throw KeyError("condition has " + std::to_string(condition.size()) + " values, the model expects " +
+                     std::to_string(cfg.condition_dim));
+    c = at::tensor(condition, at::kFloat).view({1, cfg.condition_dim});
+  }
 
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads threads(intra_op_threads());
@@ -103,7 +109,7 @@ DecompressResult Codec::decompress(const uint8_t* data, size_t size, const Codec
   strings.z.assign(parsed.z, parsed.z + h.z_length);
   strings.y.assign(parsed.y, parsed.y + h.y_length);
   const LatentShapes shapes{h.y_shape[0], h.y_shape[1], h.y_shape[2], h.z_shape[0], h.z_shape[1], h.z_shape[2]};
-  at::Tensor x_hat = model().decompress(strings, shapes, decoder_options(options), &stages);
+  at::Tensor x_hat = model().decompress(strings, shapes, c, decoder_options(options), &stages);
 
   auto tp = Clock::now();
   // Crop the padding, then HWC.

@@ -46,10 +46,13 @@ class Codec {
 
   // rgb: HWC, 3 channels, uint8.
   CompressResult compress(const uint8_t* rgb, int64_t width, int64_t height, const CodecOptions& options) const;
-  DecompressResult decompress(const uint8_t* data, size_t size, const CodecOptions& options, bool float_output) const;
+  // condition: the d values of a PSIC model's condition (from the user's key); empty = the
+  // protected decode (and ignored by unconditional models).
+  DecompressResult decompress(const uint8_t* data, size_t size, const CodecOptions& options, bool float_output,
+                              const std::vector<float>& condition = {}) const;
 
   const LoadedModel& loaded() const { return loaded_; }
-  ScaleHyperprior& model() const { return *loaded_.model; }
+  CompressionModel& model() const { return *loaded_.model; }
   const std::array<uint8_t, 16>& container_model_id() const { return container_id_; }
 
  private:

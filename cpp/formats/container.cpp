@@ -100,9 +100,12 @@ ParsedContainer parse_container(const uint8_t* data, size_t size, uint64_t pixel
       h.padding.bottom != expected.bottom)
     throw FormatError(".psic padding does not match the image size");
   const uint64_t hp = h.height + expected.top + expected.bottom, wp = h.width + expected.left + expected.right;
-  if (h.y_shape[1] != hp / 16 || h.y_shape[2] != wp / 16 || h.z_shape[1] != hp / 64 || h.z_shape[2] != wp / 64)
+  // Models without a hyper-latent (factorized prior) write a zero z shape and no z string.
+  const bool has_z = h.z_shape[0] != 0 || h.z_shape[1] != 0 || h.z_shape[2] != 0 || h.z_length != 0;
+  if (h.y_shape[1] != hp / 16 || h.y_shape[2] != wp / 16 ||
+      (has_z && (h.z_shape[1] != hp / 64 || h.z_shape[2] != wp / 64)))
     throw FormatError(".psic latent shapes do not match the image size");
-  if (h.y_shape[0] == 0 || h.z_shape[0] == 0 || h.y_shape[0] > 4096 || h.z_shape[0] > 4096)
+  if (h.y_shape[0] == 0 || h.y_shape[0] > 4096 || (has_z && (h.z_shape[0] == 0 || h.z_shape[0] > 4096)))
     throw FormatError(".psic latent channel counts are invalid");
   out.z = data + kContainerHeaderSize;
   out.y = out.z + h.z_length;

@@ -41,13 +41,28 @@ void HyperpriorLatentCodec::prepare_inference() {
   h_s.prepare_inference();
 }
 
-HyperpriorLatentCodec::ForwardResult HyperpriorLatentCodec::forward(const at::Tensor& y, bool training,
+void HyperpriorLatentCodec::update_entropy_tables() {
+  entropy_bottleneck.update();
+  gaussian_conditional.update();
+}
+
+void HyperpriorLatentCodec::validate_entropy_tables() const {
+  entropy_bottleneck.validate_tables();
+  gaussian_conditional.validate_tables();
+  if (entropy_bottleneck.quantized_cdf.size(0) != N)
+    throw WeightsError("entropy_bottleneck tables have " + std::to_string(entropy_bottleneck.quantized_cdf.size(0)) +
+                       " rows, expected N=" + std::to_string(N));
+  if (gaussian_conditional.quantized_cdf.size(0) != gaussian_conditional.scale_table.numel())
+    throw WeightsError("gaussian_conditional tables do not match its scale table");
+}
+
+LatentCodec::ForwardResult HyperpriorLatentCodec::forward(const at::Tensor& y, bool training,
                                                                     const ForwardOptions& options) {
   at::Tensor z = h_a.forward(at::abs(y), options);
   auto [z_hat, z_likelihoods] = entropy_bottleneck.forward(z, training);
   at::Tensor scales = h_s.forward(z_hat, options);
   auto [y_hat, y_likelihoods] = gaussian_conditional.forward(y, scales, training);
-  return {y_hat, y_likelihoods, z_likelihoods};
+  return {y_hat, {y_likelihoods, z_likelihoods}};
 }
 
 at::Tensor HyperpriorLatentCodec::hyper_scales(const at::Tensor& z_hat) const {
@@ -56,7 +71,7 @@ at::Tensor HyperpriorLatentCodec::hyper_scales(const at::Tensor& z_hat) const {
 }
 
 LatentStrings HyperpriorLatentCodec::compress(const at::Tensor& y, const ForwardOptions& options,
-                                              StageTimings* timings) const {
+                                              StageTimings* timings, LatentShapes* shapes) const {
   auto t0 = Clock::now();
   at::Tensor z = h_a.forward(at::abs(y), options).contiguous();
   if (timings) timings->transform_ms += ms_since(t0);
@@ -77,6 +92,7 @@ LatentStrings HyperpriorLatentCodec::compress(const at::Tensor& y, const Forward
   const at::Tensor indexes = gaussian_conditional.build_indexes(scales[0]);
   out.y = gaussian_conditional.compress(y[0].cpu(), indexes);
   if (timings) timings->entropy_ms += ms_since(t0);
+  if (shapes) *shapes = {y.size(1), y.size(2), y.size(3), z.size(1), z.size(2), z.size(3)};
   return out;
 }
 
@@ -99,7 +115,7 @@ at::Tensor HyperpriorLatentCodec::decompress(const LatentStrings& strings, const
   return y_hat;
 }
 
-double HyperpriorLatentCodec::estimate_bits(const at::Tensor& y) const {
+double HyperpriorLatentCodec::estimate_bits(const at::Tensor& y) {
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads one_thread(1);
   at::Tensor z = h_a.forward(at::abs(y), ForwardOptions{});

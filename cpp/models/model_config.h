@@ -1,4 +1,8 @@
 // What a model file's JSON config says: the architecture and its sizes.
+//   bmshj2018-hyperprior  CompressAI's scale hyperprior (no condition)
+//   psic-hyperprior       PSIC decoder on the scale hyperprior, keyed d-dim condition (default 16)
+//   psic-factorized       PSIC decoder on the factorized prior
+//   reference             psic-hyperprior with d = 1 and the paper's public conditions (0 full, 1 protected)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -9,6 +13,13 @@ struct ModelConfig {
   std::string architecture = "bmshj2018-hyperprior";
   int64_t N = 128;
   int64_t M = 192;
+  int64_t condition_dim = 0;  // 0 for unconditional models
+
+  bool is_psic() const { return architecture != "bmshj2018-hyperprior"; }
+  bool has_hyperprior() const { return architecture != "psic-factorized"; }
+
+  // Builds a valid config (fills the default condition size). Throws WeightsError.
+  static ModelConfig make(const std::string& architecture, int64_t N, int64_t M, int64_t condition_dim = -1);
 
   // Canonical JSON (sorted keys, no spaces): part of the model id, so it must be stable.
   std::string to_json() const;

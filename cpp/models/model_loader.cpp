@@ -54,7 +54,7 @@ std::string normalize_compressai_key(const std::string& key) {
   return k;
 }
 
-bool load_state(ScaleHyperprior& model, const NamedTensors& state) {
+bool load_state(CompressionModel& model, const NamedTensors& state) {
   std::map<std::string, const at::Tensor*> by_name;
   for (const auto& [name, t] : state) by_name[normalize_compressai_key(name)] = &t;
 
@@ -96,7 +96,7 @@ bool load_state(ScaleHyperprior& model, const NamedTensors& state) {
   return has_tables;
 }
 
-std::string compute_model_id(ScaleHyperprior& model) {
+std::string compute_model_id(CompressionModel& model) {
   Sha256 h;
   const std::string config = model.config.to_json();
   h.update(config.data(), config.size() + 1);  // with its NUL, as a separator
@@ -112,7 +112,7 @@ std::string compute_model_id(ScaleHyperprior& model) {
   return to_hex(digest.data(), digest.size());
 }
 
-static LoadedModel finish(std::shared_ptr<ScaleHyperprior> model, bool has_tables, const std::string& source) {
+static LoadedModel finish(std::shared_ptr<CompressionModel> model, bool has_tables, const std::string& source) {
   if (!has_tables) model->update_entropy_tables();
   model->validate_entropy_tables();
   model->prepare_inference();
@@ -130,12 +130,8 @@ LoadedModel model_from_state_dict(const NamedTensors& state, const std::string& 
   }
   if (!first || !last || first->dim() != 4 || last->dim() != 4)
     throw WeightsError("not a bmshj2018-hyperprior (ScaleHyperprior) state_dict: g_a.0.weight / g_a.6.weight missing");
-  ModelConfig config;
-  config.N = first->size(0);
-  config.M = last->size(0);
-  if (config.N < 1 || config.N > 4096 || config.M < 1 || config.M > 4096)
-    throw WeightsError("implausible model sizes N=" + std::to_string(config.N) + ", M=" + std::to_string(config.M));
-  auto model = std::make_shared<ScaleHyperprior>(config);
+  const ModelConfig config = ModelConfig::make("bmshj2018-hyperprior", first->size(0), last->size(0));
+  auto model = build_model(config);
   const bool has_tables = load_state(*model, state);
   return finish(model, has_tables, source);
 }
@@ -162,7 +158,7 @@ LoadedModel load_model(const std::string& path) {
       throw WeightsError("unsupported psic model format version in '" + path + "'");
     auto config_json = file.metadata.find("config");
     if (config_json == file.metadata.end()) throw WeightsError("psic model file '" + path + "' has no config");
-    auto model = std::make_shared<ScaleHyperprior>(ModelConfig::from_json(config_json->second));
+    auto model = build_model(ModelConfig::from_json(config_json->second));
     const bool has_tables = load_state(*model, file.tensors);
     LoadedModel loaded = finish(model, has_tables, "psic");
     auto stored_id = file.metadata.find("model_id");
@@ -173,7 +169,7 @@ LoadedModel load_model(const std::string& path) {
   throw FormatError("'" + path + "' is not a model file (expected a PyTorch .pth/.pth.tar or a .safetensors file)");
 }
 
-void save_model(ScaleHyperprior& model, const std::string& path) {
+void save_model(CompressionModel& model, const std::string& path) {
   NamedTensors tensors;
   model.visit_state("", [&](const std::string& name, at::Tensor& t, StateKind) {
     tensors.emplace_back(name, t.detach().to(at::kCPU).contiguous());
@@ -184,6 +180,73 @@ void save_model(ScaleHyperprior& model, const std::string& path) {
                                                  {"model_id", compute_model_id(model)}};
   const std::vector<uint8_t> bytes = write_safetensors(tensors, metadata);
   write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+}  // namespace psic
+
+namespace psic {
+
+namespace {
+bool is_encoder_name(const std::string& name) {
+  for (const char* prefix : {"g_a.", "h_a.", "h_s.", "entropy_bottleneck.", "gaussian_conditional."})
+    if (name.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+}  // namespace
+
+LoadedModel init_model(const ModelConfig& config, uint64_t seed) {
+  at::manual_seed(seed);
+  auto model = build_model(config);
+  return finish(model, /*has_tables=*/false, "psic");
+}
+
+NamedTensors export_encoder_state(CompressionModel& model) {
+  NamedTensors out;
+  model.visit_state("", [&](const std::string& name, at::Tensor& t, StateKind) {
+    if (is_encoder_name(name)) out.emplace_back(name, t.detach().to(at::kCPU).contiguous());
+  });
+  return out;
+}
+
+void import_encoder_state(CompressionModel& model, const NamedTensors& state) {
+  NamedTensors encoder;
+  for (const auto& [name, t] : state) {
+    const std::string k = normalize_compressai_key(name);
+    if (is_encoder_name(k)) encoder.emplace_back(k, t);
+  }
+  // Strict over the encoder side: every encoder tensor of the model must be present.
+  std::vector<std::string> problems;
+  std::map<std::string, const at::Tensor*> by_name;
+  for (const auto& [name, t] : encoder) by_name[name] = &t;
+  bool has_tables = true;
+  model.visit_state("", [&](const std::string& name, at::Tensor& target, StateKind) {
+    if (!is_encoder_name(name)) return;
+    const at::Tensor* src = find(by_name, name);
+    if (!src) {
+      if (is_dynamic_buffer(name) && name.find("scale_table") == std::string::npos) has_tables = false;
+      else problems.push_back("missing " + name);
+      return;
+    }
+    if (!is_dynamic_buffer(name) && src->sizes() != target.sizes()) {
+      problems.push_back(name + " has shape " + shape_str(src->sizes()) + ", expected " + shape_str(target.sizes()));
+      return;
+    }
+    if (is_dynamic_buffer(name) && src->numel() == 0) has_tables = false;
+    target = src->to(at::kCPU, target.scalar_type()).contiguous().clone();
+  });
+  if (!problems.empty()) {
+    std::string msg = "cannot seed the encoder side: ";
+    for (size_t i = 0; i < std::min<size_t>(problems.size(), 8); ++i) msg += (i ? "; " : "") + problems[i];
+    throw WeightsError(msg);
+  }
+  if (!has_tables) model.update_entropy_tables();
+  model.validate_entropy_tables();
+  model.prepare_inference();
+}
+
+void refresh(LoadedModel& loaded) {
+  loaded.model->prepare_inference();
+  loaded.model_id = compute_model_id(*loaded.model);
 }
 
 }  // namespace psic

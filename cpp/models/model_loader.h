@@ -6,12 +6,12 @@
 #include <string>
 
 #include "formats/named_tensors.h"
-#include "models/scale_hyperprior.h"
+#include "models/compression_model.h"
 
 namespace psic {
 
 struct LoadedModel {
-  std::shared_ptr<ScaleHyperprior> model;
+  std::shared_ptr<CompressionModel> model;
   std::string source;    // "psic" or "compressai"
   std::string model_id;  // 64 hex chars (SHA-256); containers store its first 16 bytes
 };
@@ -22,14 +22,26 @@ LoadedModel load_model(const std::string& path);
 LoadedModel model_from_state_dict(const NamedTensors& state, const std::string& source);
 
 // Writes a psic model file atomically.
-void save_model(ScaleHyperprior& model, const std::string& path);
+void save_model(CompressionModel& model, const std::string& path);
 
 // Copies a state_dict into a model: strict names, exact shapes (the entropy tables excepted,
 // their length depends on the trained density). Throws WeightsError listing every problem.
 // Returns true when the checkpoint carried usable CDF tables.
-bool load_state(ScaleHyperprior& model, const NamedTensors& state);
+bool load_state(CompressionModel& model, const NamedTensors& state);
 
-std::string compute_model_id(ScaleHyperprior& model);
+std::string compute_model_id(CompressionModel& model);
+
+// A freshly initialized model of the given config (seeded), with its entropy tables built.
+LoadedModel init_model(const ModelConfig& config, uint64_t seed);
+
+// The CompressAI-compatible encoder side (g_a, h_a, h_s, entropy models) under CompressAI's
+// names: export it, or seed a model's encoder side from a CompressAI checkpoint's (its g_s and
+// anything else are ignored; every copied tensor must match in shape).
+NamedTensors export_encoder_state(CompressionModel& model);
+void import_encoder_state(CompressionModel& model, const NamedTensors& state);
+
+// Re-derives the model id and refreshes inference tensors after weights changed in place.
+void refresh(LoadedModel& loaded);
 
 // Maps old CompressAI key names (_matrix0, _bias0, _factor0, _matrices.0) to current ones
 // (matrices.0, ...), and strips DataParallel's "module." prefix.

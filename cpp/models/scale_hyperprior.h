@@ -3,38 +3,23 @@
 //   g_s: deconv(M,N) IGDN deconv(N,N) IGDN deconv(N,N) IGDN deconv(N,3)
 //   plus the hyperprior latent codec (h_a, h_s, EntropyBottleneck, GaussianConditional).
 #pragma once
+#include "models/compression_model.h"
 #include "models/hyperprior_latent_codec.h"
-#include "models/model_config.h"
 
 namespace psic {
 
-class ScaleHyperprior : public StateOwner {
+class ScaleHyperprior : public CompressionModel {
  public:
   explicit ScaleHyperprior(const ModelConfig& config);
   void visit_state(const std::string& prefix, const StateVisitor& visit) override;
-  // Refreshes derived inference tensors (GDN effective weights, sub-pixel decoder weights).
-  void prepare_inference();
-  // Rebuilds both entropy models' CDF tables (CompressAI's update(force=True)).
-  void update_entropy_tables();
-  // Checks the CDF tables before any coding.
-  void validate_entropy_tables() const;
+  LatentCodec& latent() override { return latent_codec; }
+  at::Tensor synthesize(const at::Tensor& y_hat, const at::Tensor& condition, const ForwardOptions& options) const override;
 
-  struct ForwardResult {
-    at::Tensor x_hat, y_likelihoods, z_likelihoods;
-  };
-  // Training forward on a padded batch [B, 3, H, W] (H, W multiples of 64).
-  ForwardResult forward(const at::Tensor& x, bool training);
-
-  // x: [1, 3, H, W] padded input in [0, 1].
-  LatentStrings compress(const at::Tensor& x, const ForwardOptions& options, StageTimings* timings,
-                         LatentShapes* shapes) const;
-  // Returns x_hat [1, 3, H, W] clamped to [0, 1] (not cropped).
-  at::Tensor decompress(const LatentStrings& strings, const LatentShapes& shapes, const ForwardOptions& options,
-                        StageTimings* timings) const;
-
-  ModelConfig config;
-  Sequential g_a, g_s;
+  Sequential g_s;
   HyperpriorLatentCodec latent_codec;
+
+ protected:
+  void prepare_synthesis() override { g_s.prepare_inference(); }
 };
 
 }  // namespace psic

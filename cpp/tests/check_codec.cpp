@@ -13,6 +13,7 @@
 #include "entropy/rans.h"
 #include "errors.h"
 #include "models/model_loader.h"
+#include "models/scale_hyperprior.h"
 #include "nn/conv.h"
 #include "util/threads.h"
 
@@ -81,6 +82,10 @@ std::vector<FixtureCase> fixture_cases() {
 
 fs::path checkpoint_for(const std::string& model) { return fixtures() / (model + ".pth.tar"); }
 
+psic::ScaleHyperprior& hyperprior(const psic::LoadedModel& loaded) {
+  return dynamic_cast<psic::ScaleHyperprior&>(*loaded.model);
+}
+
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }
@@ -125,7 +130,7 @@ PSIC_CHECK_CASE("rans: CompressAI vectors encode to identical bytes and decode b
 PSIC_CHECK_CASE("rans: truncated and corrupted streams throw, never crash") {
   PSIC_NEEDS_SHARED();
   auto loaded = psic::load_model(checkpoint_for("tiny-N16-M24").string());
-  const auto& gc = loaded.model->latent_codec.gaussian_conditional;
+  const auto& gc = hyperprior(loaded).latent_codec.gaussian_conditional;
   std::mt19937 rng(7);
   std::vector<int32_t> idx(2000), sym(2000);
   for (size_t i = 0; i < idx.size(); ++i) {
@@ -167,8 +172,8 @@ PSIC_CHECK_CASE("entropy tables: update() reproduces the checkpoint's CDF buffer
   psic::ScopedIntraOpThreads one(1);
   for (const char* model : {"tiny-N16-M24", "hyperprior-N128-M192"}) {
     auto loaded = psic::load_model(checkpoint_for(model).string());
-    auto& eb = loaded.model->latent_codec.entropy_bottleneck;
-    auto& gc = loaded.model->latent_codec.gaussian_conditional;
+    auto& eb = hyperprior(loaded).latent_codec.entropy_bottleneck;
+    auto& gc = hyperprior(loaded).latent_codec.gaussian_conditional;
     const at::Tensor eb_cdf = eb.quantized_cdf.clone(), eb_off = eb.offset.clone(), eb_len = eb.cdf_length.clone();
     const at::Tensor gc_cdf = gc.quantized_cdf.clone(), gc_off = gc.offset.clone(), gc_len = gc.cdf_length.clone();
     loaded.model->update_entropy_tables();
@@ -211,7 +216,7 @@ PSIC_CHECK_CASE("fixtures: compat path reproduces CompressAI's tensors and strin
   int cases = 0;
   for (const auto& c : fixture_cases()) {
     if (!models.count(c.model)) models.emplace(c.model, psic::load_model(checkpoint_for(c.model).string()));
-    auto& model = *models.at(c.model).model;
+    auto& model = hyperprior(models.at(c.model));
     const std::string tag = c.model + "/" + c.stem + ": ";
     const auto hw = c.manifest["original_hw"].get<std::vector<int64_t>>();
     const auto padded = c.manifest["padding"]["padded_hw"].get<std::vector<int64_t>>();
@@ -242,7 +247,7 @@ PSIC_CHECK_CASE("fixtures: compat path reproduces CompressAI's tensors and strin
     // Decode CompressAI's own strings.
     psic::LatentStrings strings{y_string, z_string};
     psic::LatentShapes shapes{M, H / 16, W / 16, N, H / 64, W / 64};
-    at::Tensor x_hat = model.decompress(strings, shapes, compat, nullptr);
+    at::Tensor x_hat = model.decompress(strings, shapes, at::Tensor(), compat, nullptr);
     const psic::Padding p = psic::compute_padding(hw[0], hw[1]);
     x_hat = x_hat.slice(2, p.top, p.top + hw[0]).slice(3, p.left, p.left + hw[1]);
     const at::Tensor expected = read_tensor(c.dir / "x_hat.bin", at::kFloat, {1, 3, hw[0], hw[1]});
@@ -265,7 +270,7 @@ PSIC_CHECK_CASE("synthesis: conv + pixel-shuffle rewrite equals ConvTranspose2d 
   }
   if (!psic_test::shared_dir().empty()) {
     auto loaded = psic::load_model(checkpoint_for("hyperprior-N128-M192").string());
-    auto& model = *loaded.model;
+    auto& model = hyperprior(loaded);
     const at::Tensor y_hat = at::round(at::randn({1, 192, 8, 12}) * 3);
     ForwardOptions fast;
     fast.subpixel_deconv = true;
@@ -283,11 +288,11 @@ PSIC_CHECK_CASE("hyper scales: identical whatever the caller's thread count") {
   at::Tensor a, b;
   {
     psic::ScopedIntraOpThreads t(1);
-    a = loaded.model->latent_codec.hyper_scales(z_hat);
+    a = hyperprior(loaded).latent_codec.hyper_scales(z_hat);
   }
   {
     psic::ScopedIntraOpThreads t(2);
-    b = loaded.model->latent_codec.hyper_scales(z_hat);
+    b = hyperprior(loaded).latent_codec.hyper_scales(z_hat);
   }
   EXPECT(at::equal(a, b));
 }
@@ -346,7 +351,7 @@ PSIC_CHECK_CASE("model files: save then load gives the same id and outputs; bad 
 PSIC_CHECK_CASE("training forward: noisy latents, likelihoods, gradients, aux loss") {
   PSIC_NEEDS_SHARED();
   auto loaded = psic::load_model(checkpoint_for("tiny-N16-M24").string());
-  auto& model = *loaded.model;
+  auto& model = hyperprior(loaded);
   at::manual_seed(0);
   const at::Tensor x = at::rand({2, 3, 64, 64});
   {
@@ -354,14 +359,14 @@ PSIC_CHECK_CASE("training forward: noisy latents, likelihoods, gradients, aux lo
     // Eval-mode forward: y_hat = round(y), and the likelihood of each rounded symbol.
     const auto eval = model.forward(x, /*training=*/false);
     EXPECT(eval.x_hat.sizes() == x.sizes());
-    EXPECT(eval.y_likelihoods.sizes() == at::IntArrayRef({2, 24, 4, 4}));
-    EXPECT(eval.z_likelihoods.sizes() == at::IntArrayRef({2, 16, 1, 1}));
-    EXPECT(eval.y_likelihoods.min().item<float>() >= 1e-9f && eval.y_likelihoods.max().item<float>() <= 1.0f);
+    EXPECT(eval.likelihoods[0].sizes() == at::IntArrayRef({2, 24, 4, 4}));
+    EXPECT(eval.likelihoods[1].sizes() == at::IntArrayRef({2, 16, 1, 1}));
+    EXPECT(eval.likelihoods[0].min().item<float>() >= 1e-9f && eval.likelihoods[0].max().item<float>() <= 1.0f);
     // Its estimated bits agree with the real stream for the same input (within 10 %).
     psic::LatentShapes shapes{};
     const auto strings = model.compress(x.slice(0, 0, 1), ForwardOptions{}, nullptr, &shapes);
     const double real_bits = 8.0 * static_cast<double>(strings.y.size() + strings.z.size());
-    const double est_bits = -(at::log2(eval.y_likelihoods[0]).sum().item<double>() + at::log2(eval.z_likelihoods[0]).sum().item<double>());
+    const double est_bits = -(at::log2(eval.likelihoods[0][0]).sum().item<double>() + at::log2(eval.likelihoods[1][0]).sum().item<double>());
     EXPECT_MSG(std::abs(real_bits - est_bits) < 0.1 * real_bits + 64,
                "estimated " + std::to_string(est_bits) + " vs real " + std::to_string(real_bits) + " bits");
   }
@@ -370,7 +375,7 @@ PSIC_CHECK_CASE("training forward: noisy latents, likelihoods, gradients, aux lo
   for (auto& p : psic::parameters_of(model)) p.set_requires_grad(true);
   const auto train = model.forward(x, /*training=*/true);
   const double pixels = 2.0 * 64 * 64;
-  const at::Tensor bpp = -(at::log2(train.y_likelihoods).sum() + at::log2(train.z_likelihoods).sum()) / pixels;
+  const at::Tensor bpp = -(at::log2(train.likelihoods[0]).sum() + at::log2(train.likelihoods[1]).sum()) / pixels;
   const at::Tensor loss = 0.01 * 255 * 255 * at::mse_loss(train.x_hat, x) + bpp;
   loss.backward();
   int with_grad = 0, total = 0;
