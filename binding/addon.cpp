@@ -121,6 +121,7 @@ Napi::Value RansDecode(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ModelWrap::Define(env);
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
+  exports.Set("initModel", Napi::Function::New(env, InitModel));
   exports.Set("parseContainer", Napi::Function::New(env, ParseContainer));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));

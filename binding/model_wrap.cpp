@@ -3,7 +3,9 @@
 #include <cstring>
 
 #include "errors.h"
+#include "formats/safetensors.h"
 #include "models/model_loader.h"
+#include "util/atomic_file.h"
 #include "promise_worker.h"
 
 namespace psic_binding {
@@ -47,7 +49,8 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                                     {InstanceMethod("info", &ModelWrap::Info),
                                      InstanceMethod("compress", &ModelWrap::Compress),
                                      InstanceMethod("decompress", &ModelWrap::Decompress),
-                                     InstanceMethod("save", &ModelWrap::Save)});
+                                     InstanceMethod("save", &ModelWrap::Save),
+                                     InstanceMethod("exportEncoder", &ModelWrap::ExportEncoder)});
   g_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
   return ctor;
 }
@@ -71,6 +74,10 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("modelId", psic::model_id_hex(codec_->container_model_id()));
   o.Set("config", loaded.model->config.to_json());
   o.Set("source", loaded.source);
+  o.Set("conditionDim", static_cast<double>(loaded.model->config.condition_dim));
+  auto counts = Napi::Object::New(env);
+  for (const auto& [name, n] : loaded.model->parameter_counts()) counts.Set(name, static_cast<double>(n));
+  o.Set("parameterCounts", counts);
   return o;
 }
 
@@ -102,15 +109,23 @@ Napi::Value ModelWrap::Decompress(const Napi::CallbackInfo& info) {
   auto bytes = copy_bytes(info[0], "container");
   const psic::CodecOptions options = read_options(info[1]);
   bool float_output = false;
+  std::vector<float> condition;
   if (info[1].IsObject()) {
     auto obj = info[1].As<Napi::Object>();
     float_output = obj.Has("output") && obj.Get("output").ToString().Utf8Value() == "float32";
+    if (obj.Has("condition") && !obj.Get("condition").IsUndefined()) {
+      const Napi::Value c = obj.Get("condition");
+      if (!c.IsTypedArray() || c.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw Napi::TypeError::New(env, "condition must be a Float32Array");
+      auto array = c.As<Napi::Float32Array>();
+      condition.assign(array.Data(), array.Data() + array.ElementLength());
+    }
   }
   auto codec = codec_;
   return PromiseWorker<psic::DecompressResult>::Start(
       env,
-      [codec, bytes = std::move(bytes), options, float_output]() {
-        return codec->decompress(bytes.data(), bytes.size(), options, float_output);
+      [codec, bytes = std::move(bytes), options, float_output, condition = std::move(condition)]() {
+        return codec->decompress(bytes.data(), bytes.size(), options, float_output, condition);
       },
       [float_output](Napi::Env env, psic::DecompressResult& r) -> Napi::Value {
         auto o = Napi::Object::New(env);
@@ -133,6 +148,44 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
   return PromiseWorker<bool>::Start(
       env, [codec, path]() { psic::save_model(codec->model(), path); return true; },
       [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+Napi::Value ModelWrap::ExportEncoder(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "exportEncoder(path)");
+  const std::string path = info[0].ToString().Utf8Value();
+  auto codec = codec_;
+  return PromiseWorker<bool>::Start(
+      env,
+      [codec, path]() {
+        const auto bytes = psic::write_safetensors(psic::export_encoder_state(codec->model()), {});
+        psic::write_file_atomic(path, bytes.data(), bytes.size());
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+Napi::Value InitModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "initModel({architecture, N, M, conditionDim, seed, from})");
+  auto o = info[0].As<Napi::Object>();
+  const std::string arch = o.Get("architecture").ToString().Utf8Value();
+  const int64_t N = o.Get("N").ToNumber().Int64Value(), M = o.Get("M").ToNumber().Int64Value();
+  const int64_t d = o.Has("conditionDim") && o.Get("conditionDim").IsNumber() ? o.Get("conditionDim").ToNumber().Int64Value() : -1;
+  const uint64_t seed = static_cast<uint64_t>(o.Get("seed").ToNumber().Int64Value());
+  const std::string from = o.Has("from") && o.Get("from").IsString() ? o.Get("from").ToString().Utf8Value() : "";
+  return PromiseWorker<std::shared_ptr<psic::Codec>>::Start(
+      env,
+      [arch, N, M, d, seed, from]() {
+        psic::LoadedModel loaded = psic::init_model(psic::ModelConfig::make(arch, N, M, d), seed);
+        if (!from.empty()) {
+          const psic::LoadedModel source = psic::load_model(from);
+          psic::import_encoder_state(*loaded.model, psic::export_encoder_state(*source.model));
+          psic::refresh(loaded);
+        }
+        return std::make_shared<psic::Codec>(loaded);
+      },
+      [](Napi::Env env, std::shared_ptr<psic::Codec>& codec) -> Napi::Value { return ModelWrap::Wrap(env, codec); });
 }
 
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {

@@ -20,11 +20,15 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Compress(const Napi::CallbackInfo& info);
   Napi::Value Decompress(const Napi::CallbackInfo& info);
   Napi::Value Save(const Napi::CallbackInfo& info);
+  Napi::Value ExportEncoder(const Napi::CallbackInfo& info);
 
   std::shared_ptr<psic::Codec> codec_;
 };
 
 // loadModel(path): Promise<NativeModel>
 Napi::Value LoadModel(const Napi::CallbackInfo& info);
+// initModel({architecture, N, M, conditionDim, seed, from}): a seeded random-init model, its
+// encoder side optionally seeded from another model file (e.g. a CompressAI checkpoint).
+Napi::Value InitModel(const Napi::CallbackInfo& info);
 
 }  // namespace psic_binding

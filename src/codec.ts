@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
 
-import { PsicInputError, PsicWeightsError, fromNative, nativeCall } from './errors.js';
+import { PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall } from './errors.js';
 import { DEFAULT_PIXEL_LIMIT, type ImageInput, encodePng, readImage, validatePixelLimit } from './image-io.js';
+import { type Key, deriveCondition } from './keys.js';
 import { bpp } from './metrics.js';
 import {
   type NativeContainerHeader,
@@ -33,6 +34,11 @@ export interface CodecLoadOptions {
 }
 
 export interface DecompressOptions {
+  /**
+   * The owner's key (PSIC models): gives the full decode. Without it the decode is the protected
+   * one. Unconditional models (plain CompressAI backbones) refuse a key.
+   */
+  key?: Key;
   /** 'uint8' (default): round(x̂·255); 'float32': x̂ in [0,1]. */
   output?: 'uint8' | 'float32';
   /** Override the synthesis implementation (benchmarks): 'subpixel' or 'transposed'. */
@@ -58,6 +64,17 @@ export interface CompressStats {
   /** Model estimate: −log2 likelihoods of y and z / original pixels. */
   estimatedBpp: number;
   timings: NativeTimings;
+}
+
+export interface ModelInitOptions {
+  architecture: 'psic-hyperprior' | 'psic-factorized' | 'reference' | 'bmshj2018-hyperprior';
+  N: number;
+  M: number;
+  /** PSIC condition size (default 16; the reference config has 1). */
+  conditionDim?: number;
+  seed?: number;
+  /** A model file (e.g. a CompressAI checkpoint) whose encoder side seeds the new model. */
+  from?: string;
 }
 
 export interface ContainerInfo extends Omit<NativeContainerHeader, 'strings'> {
@@ -118,7 +135,7 @@ export class Codec {
   /** Model id (32 hex chars) written into every container this codec makes. */
   get modelId(): string { return this.modelInfo.modelId; }
   get architecture(): string { return this.modelInfo.architecture; }
-  get config(): { architecture: string; N: number; M: number } { return JSON.parse(this.modelInfo.config); }
+  get config(): { architecture: string; N: number; M: number; condition_dim?: number } { return JSON.parse(this.modelInfo.config); }
   /** Where the weights came from: 'psic' (model file) or 'compressai' (checkpoint). */
   get source(): 'psic' | 'compressai' { return this.modelInfo.source; }
 
@@ -168,16 +185,62 @@ export class Codec {
     if (options.synthesis !== undefined && options.synthesis !== 'subpixel' && options.synthesis !== 'transposed') {
       throw new PsicInputError(`synthesis must be 'subpixel' or 'transposed'`);
     }
+    const condition = options.key === undefined ? undefined : this.conditionFor(options.key);
     const r = await nativeCall(() =>
-      this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis }),
+      this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis, condition }),
     );
     return { image: { data: r.data, width: r.width, height: r.height, channels: 3 }, timings: r.timings };
   }
 
   /** Decompresses straight to a PNG file's bytes. */
-  async decompressToPng(bytes: Uint8Array | ArrayBuffer): Promise<Buffer> {
-    const image = await this.decompress(bytes);
+  async decompressToPng(bytes: Uint8Array | ArrayBuffer, options: { key?: Key } = {}): Promise<Buffer> {
+    const image = await this.decompress(bytes, { key: options.key });
     return encodePng(image);
+  }
+
+  /** Values in the condition vector (0: an unconditional model, which has a single decode). */
+  get conditionDim(): number { return this.modelInfo.conditionDim; }
+  /** Learnable parameter counts: total and per component. */
+  get parameterCounts(): Record<string, number> { return { ...this.modelInfo.parameterCounts }; }
+
+  /**
+   * The condition a key unlocks. The reference config (the paper's public bit) has no secret:
+   * any key selects its full version, beta = 0.
+   */
+  conditionFor(key: Key): Float32Array {
+    if (this.conditionDim === 0) throw new PsicKeyError(`model ${this.modelId} (${this.architecture}) has a single decode and takes no key`);
+    if (this.architecture === 'reference') return new Float32Array([0]);
+    return deriveCondition(key, this.modelId, this.conditionDim);
+  }
+
+  /** Writes the CompressAI-compatible encoder side (g_a, h_a, h_s, entropy models) as a safetensors state_dict. */
+  async exportEncoder(path: string): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) throw new PsicInputError('path must be a non-empty string');
+    await nativeCall(() => this.model.exportEncoder(path));
+  }
+
+  /**
+   * A new, seeded random-init model. `from` seeds its encoder side (g_a, h_a, h_s, entropy
+   * models) from another model file, e.g. a CompressAI checkpoint.
+   */
+  static async init(options: ModelInitOptions, loadOptions: CodecLoadOptions = {}): Promise<Codec> {
+    const archs = ['psic-hyperprior', 'psic-factorized', 'reference', 'bmshj2018-hyperprior'];
+    if (!archs.includes(options.architecture)) throw new PsicInputError(`architecture must be one of ${archs.join(', ')}`);
+    for (const [name, v] of [['N', options.N], ['M', options.M]] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > 4096) throw new PsicInputError(`${name} must be an integer in [1, 4096]`);
+    }
+    const seed = options.seed ?? 0;
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new PsicInputError('seed must be a non-negative integer');
+    if (options.conditionDim !== undefined && (!Number.isInteger(options.conditionDim) || options.conditionDim < 1)) {
+      throw new PsicInputError('conditionDim must be a positive integer');
+    }
+    const addon = native();
+    if (!threadsSet) {
+      addon.setThreads(resolveThreads(loadOptions.threads));
+      threadsSet = true;
+    }
+    const model = await nativeCall(() => addon.initModel({ ...options, seed }));
+    return new Codec(model, model.info(), loadOptions.path ?? 'fast', validatePixelLimit(loadOptions.pixelLimit ?? DEFAULT_PIXEL_LIMIT));
   }
 
   /** Saves the model as a psic model file (safetensors + JSON config), atomically. */

@@ -1,5 +1,7 @@
 export { Codec } from './codec.js';
-export type { CodecLoadOptions, CompressStats, ComputePath, ContainerInfo, DecodedImage, DecompressOptions } from './codec.js';
+export type { CodecLoadOptions, CompressStats, ComputePath, ContainerInfo, DecodedImage, DecompressOptions, ModelInitOptions } from './codec.js';
+export { deriveCondition, generateKey, hkdfSha256, readKeyFile, writeKeyFile } from './keys.js';
+export type { Key } from './keys.js';
 export {
   PsicError,
   PsicFormatError,

@@ -16,6 +16,10 @@ export interface NativeModelInfo {
   config: string;
   /** Where the weights came from: 'psic' (our safetensors model file) or 'compressai' (torch checkpoint). */
   source: 'psic' | 'compressai';
+  /** Values in a PSIC model's condition vector; 0 for unconditional models. */
+  conditionDim: number;
+  /** Learnable parameters: total and per component (g_a, h_a, h_s, entropy_bottleneck, g_s | g_s_cond, global_cond, cltg_projections). */
+  parameterCounts: Record<string, number>;
 }
 
 export interface NativeTimings {
@@ -52,6 +56,8 @@ export interface NativeCodecOptions {
   pixelLimit: number;
   /** Also compute the model's estimated bits (-log2 likelihoods); costs extra time. */
   estimate?: boolean;
+  /** Only for decompress on PSIC models: the condition vector (conditionDim values); absent = protected. */
+  condition?: Float32Array;
 }
 
 export interface NativeContainerHeader {
@@ -75,11 +81,24 @@ export interface NativeModel {
   decompress(container: Uint8Array, opts: NativeCodecOptions): Promise<NativeDecompressResult>;
   /** Write the model as a psic model file (safetensors + JSON config). */
   save(path: string): Promise<void>;
+  /** Write the CompressAI-compatible encoder side (g_a, h_a, h_s, entropy models) as a safetensors state_dict. */
+  exportEncoder(path: string): Promise<void>;
+}
+
+export interface NativeInitOptions {
+  architecture: string;
+  N: number;
+  M: number;
+  conditionDim?: number;
+  seed: number;
+  /** A model file whose encoder side seeds the new model's (e.g. a CompressAI checkpoint). */
+  from?: string;
 }
 
 export interface NativeAddon {
   /** Loads a psic model file (.safetensors) or a CompressAI state_dict (.pth/.pth.tar). */
   loadModel(path: string): Promise<NativeModel>;
+  initModel(options: NativeInitOptions): Promise<NativeModel>;
   /** Parses and verifies a container header and checksum. Throws PsicFormatError / PsicLimitError. */
   parseContainer(bytes: Uint8Array, pixelLimit: number): NativeContainerHeader;
   /** Sets LibTorch intra-op threads for this process. */

@@ -5,7 +5,8 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { Codec } from '../codec.js';
 import { PsicInputError } from '../errors.js';
 import { writePng } from '../image-io.js';
-import { onePositional, parse, requireString } from './usage.js';
+import { type Key, readKeyFile } from '../keys.js';
+import { UsageError, onePositional, parse, requireString } from './usage.js';
 
 const common = {
   model: { type: 'string', short: 'm' },
@@ -25,9 +26,12 @@ Compresses an image (PNG, JPEG, WebP, AVIF, TIFF...) into a .psic container.
   --json        print a JSON summary
 `;
 
-const DECOMPRESS_HELP = `Usage: psic decompress IN.psic -o OUT.png --model M [--compat] [--threads N] [--json]
+const DECOMPRESS_HELP = `Usage: psic decompress IN.psic -o OUT.png --model M [--key-file F | --key K] [--compat] [--threads N] [--json]
 
 Decompresses a .psic container to a PNG. The model must be the one that made the container.
+With a PSIC model, the decode is the protected one unless the owner's key is given:
+  --key-file F  a key file from 'psic keygen'
+  --key K       the key as hex
 `;
 
 const INFO_HELP = `Usage: psic info IN.psic [--json]
@@ -69,17 +73,21 @@ export async function compressCommand(argv: string[]): Promise<void> {
 }
 
 export async function decompressCommand(argv: string[]): Promise<void> {
-  const args = parse(argv, common, DECOMPRESS_HELP);
+  const args = parse(argv, { ...common, 'key-file': { type: 'string' }, key: { type: 'string' } }, DECOMPRESS_HELP);
   if (!args) return;
+  if (args.values['key-file'] !== undefined && args.values.key !== undefined) throw new UsageError('give --key-file or --key, not both');
+  let key: Key | undefined = args.values.key as string | undefined;
+  if (args.values['key-file'] !== undefined) key = await readKeyFile(args.values['key-file'] as string);
   const input = onePositional(args.positionals, 'input .psic file');
   const output = requireString(args.values.output, '-o OUT.png');
   const model = requireString(args.values.model, '--model M');
   const bytes = await readContainer(input);
   const codec = await Codec.load(model, { path: args.values.compat ? 'compat' : 'fast', threads: threadsOption(args.values.threads) });
-  const { image, timings } = await codec.decompressWithTimings(bytes);
+  const { image, timings } = await codec.decompressWithTimings(bytes, { key });
   await writePng(image as { data: Uint8Array; width: number; height: number }, output);
   if (args.values.json) {
-    process.stdout.write(`${JSON.stringify({ input, output, width: image.width, height: image.height, timings })}\n`);
+    const decode = codec.conditionDim === 0 ? 'single' : key === undefined ? 'protected' : 'full';
+    process.stdout.write(`${JSON.stringify({ input, output, width: image.width, height: image.height, decode, timings })}\n`);
   } else {
     process.stdout.write(`${output}: ${image.width}x${image.height}\n`);
   }

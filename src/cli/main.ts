@@ -1,6 +1,8 @@
 // psic command-line entry: dispatches to one module per command group.
 import { benchCommand } from './bench-command.js';
 import { compressCommand, decompressCommand, infoCommand } from './codec-commands.js';
+import { keygenCommand } from './key-commands.js';
+import { modelCommand } from './model-commands.js';
 import { runCommand } from './usage.js';
 
 const HELP = `psic: privacy-shielded learned image compression
@@ -9,7 +11,10 @@ Usage: psic <command> [options]
 
 Commands:
   compress IN -o OUT.psic --model M      compress an image
-  decompress IN.psic -o OUT.png --model M decompress a container
+  decompress IN.psic -o OUT.png --model M [--key-file F | --key K]
+                                         decompress a container (protected unless keyed)
+  keygen -o F                            a random 256-bit key (mode 0600)
+  model init|info|export-encoder         create, inspect, export models
   info IN.psic [--json]                  show a container's header and strings
   bench [--json]                         benchmark speed and rate-distortion on Kodak
 
@@ -23,6 +28,8 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   decompress: decompressCommand,
   info: infoCommand,
   bench: benchCommand,
+  keygen: keygenCommand,
+  model: modelCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,98 @@
+// psic model init | info | export-encoder.
+import { Codec } from '../codec.js';
+import { PsicInputError } from '../errors.js';
+import { UsageError, onePositional, parse, requireString } from './usage.js';
+
+const HELP = `Usage:
+  psic model init --arch psic-hyperprior|psic-factorized|reference --N n --M m [--seed s] [--condition-dim d] [--from CKPT] -o M
+      a seeded random-init model file; --from seeds the encoder side (g_a, h_a, h_s, entropy
+      models) from a CompressAI checkpoint or another model file
+  psic model info M [--json]
+      config, model id and parameter counts per component (total, g_a, h_a, h_s,
+      entropy_bottleneck, g_s or g_s_cond, global_cond, cltg_projections)
+  psic model export-encoder M -o OUT.safetensors
+      the CompressAI-compatible encoder side under CompressAI's names
+`;
+
+function int(value: unknown, flag: string, fallback?: number): number {
+  if (value === undefined) {
+    if (fallback !== undefined) return fallback;
+    throw new UsageError(`missing ${flag}`);
+  }
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new PsicInputError(`${flag} must be an integer, got ${String(value)}`);
+  return n;
+}
+
+async function init(argv: string[]): Promise<void> {
+  const args = parse(
+    argv,
+    {
+      arch: { type: 'string' },
+      N: { type: 'string' },
+      M: { type: 'string' },
+      seed: { type: 'string' },
+      'condition-dim': { type: 'string' },
+      from: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+    },
+    HELP,
+  );
+  if (!args) return;
+  const output = requireString(args.values.output, '-o M');
+  const architecture = requireString(args.values.arch, '--arch') as 'psic-hyperprior';
+  const conditionDim = args.values['condition-dim'] === undefined ? undefined : int(args.values['condition-dim'], '--condition-dim');
+  const codec = await Codec.init({
+    architecture,
+    N: int(args.values.N, '--N'),
+    M: int(args.values.M, '--M'),
+    seed: int(args.values.seed, '--seed', 0),
+    conditionDim,
+    from: args.values.from as string | undefined,
+  });
+  await codec.save(output);
+  process.stdout.write(`${output}: ${codec.architecture}, model id ${codec.modelId}, ${codec.parameterCounts.total} parameters\n`);
+}
+
+async function info(argv: string[]): Promise<void> {
+  const args = parse(argv, { json: { type: 'boolean' } }, HELP);
+  if (!args) return;
+  const codec = await Codec.load(onePositional(args.positionals, 'model file'));
+  const report = {
+    config: codec.config,
+    modelId: codec.modelId,
+    source: codec.source,
+    conditionDim: codec.conditionDim,
+    parameterCounts: codec.parameterCounts,
+  };
+  if (args.values.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(
+    [`architecture ${codec.architecture} (N=${codec.config.N}, M=${codec.config.M}, condition ${codec.conditionDim})`, `model id     ${codec.modelId}`,
+      ...Object.entries(report.parameterCounts).map(([k, v]) => `params       ${k.padEnd(20)} ${v}`)].join('\n') + '\n',
+  );
+}
+
+async function exportEncoder(argv: string[]): Promise<void> {
+  const args = parse(argv, { output: { type: 'string', short: 'o' } }, HELP);
+  if (!args) return;
+  const codec = await Codec.load(onePositional(args.positionals, 'model file'));
+  const output = requireString(args.values.output, '-o OUT.safetensors');
+  await codec.exportEncoder(output);
+  process.stdout.write(`${output}: encoder side of ${codec.modelId}\n`);
+}
+
+export async function modelCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    process.stdout.write(HELP);
+    if (sub === undefined) throw new UsageError('missing subcommand (init, info, export-encoder)');
+    return;
+  }
+  const subs: Record<string, (a: string[]) => Promise<void>> = { init, info, 'export-encoder': exportEncoder };
+  const fn = subs[sub];
+  if (!fn) throw new UsageError(`unknown model subcommand '${sub}'`);
+  await fn(rest);
+}
