@@ -7,10 +7,15 @@ import { availableParallelism } from 'node:os';
 import { Codec } from './codec.js';
 import { PsicInputError } from './errors.js';
 import { readImage, type RgbImage } from './image-io.js';
+import { generateKey } from './keys.js';
 import { psnr } from './metrics.js';
 import { native } from './native.js';
 
 export interface BenchOptions {
+  /** 'codec' (the CompressAI-compatible codec), 'psic' (protected vs full decodes) or 'all'. */
+  suite?: 'codec' | 'psic' | 'all';
+  /** PSIC model for the psic suite (default: a seeded psic-hyperprior N=128/M=192 whose encoder is the benchmark model's). */
+  psicModel?: string;
   model?: string;
   data?: string;
   images?: number;
@@ -99,6 +104,49 @@ async function ransThroughput(runs: number): Promise<{ symbols: number; encodeSy
   return { symbols: n, encodeSymbolsPerS: Math.round(n / (median(enc) / 1000)), decodeSymbolsPerS: Math.round(n / (median(dec) / 1000)) };
 }
 
+// PSIC: compress each image once, then decode it protected (no key) and full (with the key),
+// interleaved, and report MP/s of each and the synthesis share of decoding.
+async function psicBench(files: string[], data: string, model: string, options: BenchOptions, runs: number, progress: boolean) {
+  const codec = options.psicModel
+    ? await Codec.load(options.psicModel)
+    : await Codec.init({ architecture: 'psic-hyperprior', N: 128, M: 192, seed: 0, from: model });
+  const key = generateKey();
+  let megapixels = 0;
+  const protectedMs: number[] = [];
+  const fullMs: number[] = [];
+  const transformMs: number[] = [];
+  for (const [i, file] of files.entries()) {
+    const image = await readImage(join(data, file));
+    megapixels += (image.width * image.height) / 1e6;
+    const bytes = await codec.compress({ data: image.data, width: image.width, height: image.height, channels: 3 });
+    const p: number[] = [];
+    const f: number[] = [];
+    const tr: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      let t0 = performance.now();
+      const a = await codec.decompressWithTimings(bytes);
+      p.push(performance.now() - t0);
+      t0 = performance.now();
+      const b = await codec.decompressWithTimings(bytes, { key });
+      f.push(performance.now() - t0);
+      tr.push((a.timings.transformMs + b.timings.transformMs) / (a.timings.totalMs + b.timings.totalMs));
+    }
+    protectedMs.push(median(p));
+    fullMs.push(median(f));
+    transformMs.push(median(tr));
+    if (progress) process.stderr.write(`[psic ${i + 1}/${files.length}] ${file}: protected ${median(p).toFixed(0)} ms, full ${median(f).toFixed(0)} ms\n`);
+  }
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return {
+    model: options.psicModel ?? `psic-hyperprior N=128 M=192 (seed 0, encoder from ${model})`,
+    modelId: codec.modelId,
+    parameterCounts: codec.parameterCounts,
+    protectedDecodeMPps: round(megapixels / (sum(protectedMs) / 1000), 3),
+    fullDecodeMPps: round(megapixels / (sum(fullMs) / 1000), 3),
+    synthesisShareOfDecode: round(mean(transformMs)),
+  };
+}
+
 export async function runBench(options: BenchOptions = {}) {
   const shared = sharedDir();
   const model = options.model ?? join(shared, 'fixtures', 'compressai-hyperprior', 'hyperprior-N128-M192.pth.tar');
@@ -111,6 +159,10 @@ export async function runBench(options: BenchOptions = {}) {
   if (options.images !== undefined) files = files.slice(0, options.images);
   if (files.length === 0) throw new PsicInputError(`no images in ${data}`);
 
+  const suite = options.suite ?? 'all';
+  if (!['codec', 'psic', 'all'].includes(suite)) throw new PsicInputError(`--suite must be codec, psic or all`);
+  const psic = suite === 'codec' ? undefined : await psicBench(files, data, model, options, runs, progress);
+  if (suite === 'psic') return { model, data, images: files.length, runs, threads: native().getThreads(), cores: availableParallelism(), psic };
   const fast = await Codec.load(model, { path: 'fast' });
   const compat = await Codec.load(model, { path: 'compat' });
   const perImage: ImageRow[] = [];
@@ -213,6 +265,7 @@ export async function runBench(options: BenchOptions = {}) {
           }
         : undefined,
     },
+    psic,
     perImage,
   };
 }
