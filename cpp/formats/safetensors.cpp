@@ -1,9 +1,14 @@
 #include "formats/safetensors.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "errors.h"
 
@@ -11,118 +16,197 @@ namespace psic {
 
 namespace {
 
-constexpr uint64_t kMaxHeader = 100u << 20;
+constexpr uint64_t kMaxHeaderSize = 100u << 20;
+constexpr uint64_t kMaxDims = 64;
+const char* const kMetadataKey = "__metadata__";
 
-const std::vector<std::pair<std::string, at::ScalarType>>& dtypes() {
-  static const std::vector<std::pair<std::string, at::ScalarType>> table = {
-      {"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"I64", at::kLong},
-      {"I32", at::kInt},    {"I16", at::kShort}, {"I8", at::kChar},  {"U8", at::kByte},        {"BOOL", at::kBool}};
-  return table;
+[[noreturn]] void fail(const std::string& what) { throw FormatError("safetensors: " + what); }
+
+struct DtypeName {
+  const char* name;
+  at::ScalarType type;
+};
+constexpr DtypeName kDtypes[] = {{"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16},
+                                 {"I64", at::kLong},   {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},
+                                 {"U8", at::kByte},    {"BOOL", at::kBool}};
+
+at::ScalarType dtype_from_name(const std::string& name, const std::string& tensor) {
+  for (const DtypeName& d : kDtypes)
+    if (name == d.name) return d.type;
+  fail("tensor '" + tensor + "' has the unsupported dtype '" + name.substr(0, 32) + "'");
 }
 
-at::ScalarType dtype_from_name(const std::string& name) {
-  for (const auto& [n, t] : dtypes())
-    if (n == name) return t;
-  throw FormatError("safetensors: unsupported dtype '" + name + "'");
+const char* name_of_dtype(at::ScalarType type, const std::string& tensor) {
+  for (const DtypeName& d : kDtypes)
+    if (type == d.type) return d.name;
+  throw Error("safetensors: cannot store tensor '" + tensor + "' of dtype " + c10::toString(type));
 }
 
-std::string dtype_name(at::ScalarType type) {
-  for (const auto& [n, t] : dtypes())
-    if (t == type) return n;
-  throw Error(std::string("safetensors: cannot store dtype ") + c10::toString(type));
+std::vector<uint8_t> read_whole_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw WeightsError("cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw WeightsError("cannot open '" + path + "': not a regular file");
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string reason = n < 0 ? std::strerror(errno) : "file shrank while reading";
+      ::close(fd);
+      throw WeightsError("cannot read '" + path + "': " + reason);
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return bytes;
+}
+
+// One header entry, validated.
+struct Slot {
+  std::string name;
+  at::ScalarType dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin, end;
+};
+
+uint64_t unsigned_field(const nlohmann::json& v, const std::string& tensor, const char* what) {
+  if (!v.is_number_unsigned()) fail("tensor '" + tensor + "' has a " + what + " that is not a non-negative integer");
+  return v.get<uint64_t>();
+}
+
+Slot parse_slot(const std::string& name, const nlohmann::json& e, uint64_t data_size) {
+  if (!e.is_object()) fail("the entry of tensor '" + name + "' is not an object");
+  auto dtype = e.find("dtype"), shape = e.find("shape"), offsets = e.find("data_offsets");
+  if (dtype == e.end() || !dtype->is_string()) fail("tensor '" + name + "' has no dtype");
+  if (shape == e.end() || !shape->is_array() || shape->size() > kMaxDims) fail("tensor '" + name + "' has no valid shape");
+  if (offsets == e.end() || !offsets->is_array() || offsets->size() != 2) fail("tensor '" + name + "' has no valid data_offsets");
+  Slot s{name, dtype_from_name(dtype->get<std::string>(), name), {}, 0, 0};
+  const uint64_t element = c10::elementSize(s.dtype);
+  // The product of the non-zero extents stays below 2^62 (even for an empty tensor, so that
+  // ATen's own numel arithmetic cannot overflow); a non-empty tensor must fit in the data.
+  uint64_t product = 1;
+  bool empty = false;
+  for (const auto& d : *shape) {
+    const uint64_t extent = unsigned_field(d, name, "shape dimension");
+    if (extent == 0) {
+      empty = true;
+    } else {
+      if (extent > (uint64_t(1) << 62) / product) fail("tensor '" + name + "' has an implausible shape");
+      product *= extent;
+    }
+    s.shape.push_back(static_cast<int64_t>(extent));
+  }
+  const uint64_t numel = empty ? 0 : product;
+  if (numel > data_size / element) fail("tensor '" + name + "' is larger than the file");
+  s.begin = unsigned_field((*offsets)[0], name, "data offset");
+  s.end = unsigned_field((*offsets)[1], name, "data offset");
+  if (s.begin > s.end || s.end > data_size)
+    fail("the data_offsets [" + std::to_string(s.begin) + ", " + std::to_string(s.end) + "] of tensor '" + name +
+         "' lie outside the data section of " + std::to_string(data_size) + " bytes");
+  if (s.end - s.begin != numel * element)
+    fail("tensor '" + name + "' spans " + std::to_string(s.end - s.begin) + " bytes, but its dtype and shape need " +
+         std::to_string(numel * element));
+  return s;
 }
 
 }  // namespace
 
 SafetensorsFile read_safetensors(const uint8_t* data, size_t size) {
-  if (size < 8) throw FormatError("safetensors file is truncated");
-  uint64_t header_len = 0;
-  for (int i = 0; i < 8; ++i) header_len |= static_cast<uint64_t>(data[i]) << (8 * i);
-  if (header_len > kMaxHeader || header_len > size - 8) throw FormatError("not a safetensors file (bad header length)");
-  nlohmann::json header = nlohmann::json::parse(data + 8, data + 8 + header_len, nullptr, false);
-  if (header.is_discarded() || !header.is_object()) throw FormatError("not a safetensors file (header is not JSON)");
-  const uint8_t* body = data + 8 + header_len;
-  const uint64_t body_size = size - 8 - header_len;
+  if (size < 8) fail("file of " + std::to_string(size) + " bytes is too short");
+  uint64_t header_size = 0;
+  for (int i = 0; i < 8; ++i) header_size |= uint64_t(data[i]) << (8 * i);
+  if (header_size > kMaxHeaderSize || header_size > size - 8)
+    fail("header length " + std::to_string(header_size) + " is implausible (not a safetensors file, or truncated)");
+  const uint8_t* body = data + 8 + header_size;
+  const uint64_t body_size = size - 8 - header_size;
+
+  // No exceptions from the parser (allow_exceptions = false): invalid JSON is "discarded".
+  const nlohmann::json header = nlohmann::json::parse(data + 8, body, nullptr, false);
+  if (header.is_discarded()) fail("the header is not valid JSON (not a safetensors file?)");
+  if (!header.is_object()) fail("the header is not a JSON object");
 
   SafetensorsFile out;
-  struct Item {
-    uint64_t begin, end;
-    std::string name;
-    at::ScalarType type;
-    std::vector<int64_t> shape;
-  };
-  std::vector<Item> items;
+  std::vector<Slot> slots;
   for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == "__metadata__") {
-      if (!it->is_object()) throw FormatError("safetensors: __metadata__ is not an object");
+    if (it.key() == kMetadataKey) {
+      if (!it->is_object()) fail("__metadata__ is not an object");
       for (auto m = it->begin(); m != it->end(); ++m) {
-        if (!m->is_string()) throw FormatError("safetensors: metadata values must be strings");
+        if (!m->is_string()) fail("metadata value '" + m.key() + "' is not a string");
         out.metadata[m.key()] = m->get<std::string>();
       }
       continue;
     }
-    const auto& e = it.value();
-    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets") ||
-        !e["dtype"].is_string() || !e["shape"].is_array() || !e["data_offsets"].is_array() || e["data_offsets"].size() != 2)
-      throw FormatError("safetensors: bad entry for '" + it.key() + "'");
-    Item item{0, 0, it.key(), dtype_from_name(e["dtype"].get<std::string>()), {}};
-    uint64_t numel = 1;
-    for (const auto& d : e["shape"]) {
-      if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t(1) << 40)) throw FormatError("safetensors: bad shape of '" + it.key() + "'");
-      item.shape.push_back(d.get<int64_t>());
-      numel *= d.get<uint64_t>();
-      if (numel > (uint64_t(1) << 40)) throw FormatError("safetensors: tensor '" + it.key() + "' is too large");
-    }
-    if (!e["data_offsets"][0].is_number_unsigned() || !e["data_offsets"][1].is_number_unsigned())
-      throw FormatError("safetensors: bad offsets of '" + it.key() + "'");
-    item.begin = e["data_offsets"][0].get<uint64_t>();
-    item.end = e["data_offsets"][1].get<uint64_t>();
-    if (item.begin > item.end || item.end > body_size ||
-        item.end - item.begin != numel * c10::elementSize(item.type))
-      throw FormatError("safetensors: offsets of '" + it.key() + "' do not match its dtype and shape");
-    items.push_back(std::move(item));
+    slots.push_back(parse_slot(it.key(), it.value(), body_size));
   }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < items.size(); ++i)
-    if (items[i].begin < items[i - 1].end) throw FormatError("safetensors: overlapping tensors");
-  for (const auto& item : items) {
-    at::Tensor t = at::empty(item.shape, at::TensorOptions().dtype(item.type));
-    if (t.nbytes() > 0) std::memcpy(t.data_ptr(), body + item.begin, t.nbytes());
-    out.tensors.emplace_back(item.name, t);
+
+  // File order; an empty tensor sorts before a non-empty one at the same offset.
+  std::sort(slots.begin(), slots.end(), [](const Slot& a, const Slot& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t covered = 0;  // end of the last non-empty tensor
+  for (const Slot& s : slots) {
+    if (s.begin == s.end) continue;
+    if (s.begin < covered) fail("tensor '" + s.name + "' overlaps the tensor before it");
+    covered = s.end;
+  }
+
+  out.tensors.reserve(slots.size());
+  for (const Slot& s : slots) {
+    at::Tensor t = at::empty(s.shape, at::TensorOptions().dtype(s.dtype));
+    if (s.end > s.begin) std::memcpy(t.data_ptr(), body + s.begin, s.end - s.begin);
+    out.tensors.emplace_back(s.name, std::move(t));
   }
   return out;
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) throw WeightsError("cannot open model file '" + path + "'");
-  const std::streamsize n = f.tellg();
-  f.seekg(0);
-  std::vector<uint8_t> bytes(static_cast<size_t>(std::max<std::streamsize>(n, 0)));
-  if (!f.read(reinterpret_cast<char*>(bytes.data()), n)) throw WeightsError("cannot read model file '" + path + "'");
-  return read_safetensors(bytes.data(), bytes.size());
+  const std::vector<uint8_t> bytes = read_whole_file(path);
+  try {
+    return read_safetensors(bytes.data(), bytes.size());
+  } catch (const FormatError& e) {
+    throw FormatError("'" + path + "': " + e.what());
+  }
 }
 
 std::vector<uint8_t> write_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
-  nlohmann::ordered_json header;
-  if (!metadata.empty()) header["__metadata__"] = metadata;
-  uint64_t offset = 0;
+  // ordered_json keeps __metadata__ first and the tensors in the given order.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header[kMetadataKey] = metadata;
   std::vector<at::Tensor> contiguous;
-  for (const auto& [name, t] : tensors) {
-    at::Tensor c = t.detach().to(at::kCPU).contiguous();
-    header[name] = {{"dtype", dtype_name(c.scalar_type())}, {"shape", c.sizes().vec()}, {"data_offsets", {offset, offset + c.nbytes()}}};
-    offset += c.nbytes();
-    contiguous.push_back(c);
+  contiguous.reserve(tensors.size());
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    if (name == kMetadataKey || !names.insert(name).second)
+      throw Error("safetensors: tensor name '" + name + "' is reserved or repeated");
+    at::Tensor c = tensor.detach().to(at::kCPU).contiguous();
+    const uint64_t bytes = c.nbytes();
+    header[name] = {{"dtype", name_of_dtype(c.scalar_type(), name)},
+                    {"shape", c.sizes().vec()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+    contiguous.push_back(std::move(c));
   }
-  std::string json = header.dump();
-  while ((json.size() + 8) % 8) json.push_back(' ');  // align the data to 8 bytes
+  std::string json;
+  try {
+    json = header.dump();
+  } catch (const nlohmann::json::exception& e) {  // a name or value that is not valid UTF-8
+    throw Error(std::string("safetensors: cannot write the header: ") + e.what());
+  }
+  // Pad the header with spaces so that the data starts 8-byte aligned, as the reference writer does.
+  while (json.size() % 8 != 0) json.push_back(' ');
+
   std::vector<uint8_t> out(8 + json.size() + offset);
-  const uint64_t len = json.size();
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(len >> (8 * i));
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(uint64_t(json.size()) >> (8 * i));
   std::memcpy(out.data() + 8, json.data(), json.size());
   uint8_t* p = out.data() + 8 + json.size();
-  for (const auto& c : contiguous) {
-    if (c.nbytes()) std::memcpy(p, c.data_ptr(), c.nbytes());
+  for (const at::Tensor& c : contiguous) {
+    if (c.nbytes() > 0) std::memcpy(p, c.data_ptr(), c.nbytes());
     p += c.nbytes();
   }
   return out;

@@ -1,8 +1,14 @@
-// Reads a PyTorch torch.save checkpoint (the zip format of torch >= 1.6) into named tensors,
-// without LibTorch's unpickler (it rejects state_dicts carrying an OrderedDict _metadata).
-// Accepts a plain state_dict, a training checkpoint {"state_dict": ...} or {"model": ...},
-// and strips DataParallel's "module." prefix (in model_loader).
+// Reads a PyTorch torch.save checkpoint (the zip format of torch >= 1.6) into named tensors.
+// It does not use LibTorch's unpickler, which rejects state_dicts whose OrderedDict carries a
+// _metadata attribute (i.e. every nn.Module.state_dict()); see pickle.h and zip_archive.h.
+//
+// Accepted: a state_dict (dict of str -> tensor), or a training checkpoint whose top-level dict
+// holds it under "state_dict" or "model". DataParallel's "module." key prefix is stripped,
+// non-tensor values are skipped, tensors come back in stored order, each owning its memory.
+// Errors: WeightsError if the file cannot be read, FormatError for anything else.
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "formats/named_tensors.h"

@@ -1,7 +1,6 @@
 #include "formats/zip_archive.h"
 
 #include <algorithm>
-#include <set>
 
 #include "errors.h"
 #include "util/crc32.h"
@@ -10,94 +9,159 @@ namespace psic {
 
 namespace {
 
-struct Reader {
-  const uint8_t* data;
-  uint64_t size;
-  void need(uint64_t at, uint64_t n) const {
-    if (at > size || n > size - at) throw FormatError("zip archive is truncated or corrupted");
+constexpr uint32_t kLocalHeaderSignature = 0x04034b50;
+constexpr uint32_t kCentralHeaderSignature = 0x02014b50;
+constexpr uint32_t kEndSignature = 0x06054b50;
+constexpr uint32_t kZip64EndSignature = 0x06064b50;
+constexpr uint32_t kZip64LocatorSignature = 0x07064b50;
+constexpr size_t kEndSize = 22;
+constexpr size_t kZip64EndSize = 56;
+constexpr size_t kZip64LocatorSize = 20;
+constexpr size_t kCentralHeaderSize = 46;
+constexpr size_t kLocalHeaderSize = 30;
+constexpr uint64_t kMaxEntries = 1u << 20;  // a checkpoint has one entry per storage
+
+[[noreturn]] void fail(const std::string& what) { throw FormatError("zip: " + what); }
+
+// Little-endian reads that refuse to leave [0, size).
+class Cursor {
+ public:
+  Cursor(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  bool fits(uint64_t at, uint64_t n) const { return at <= size_ && n <= size_ - at; }
+  void need(uint64_t at, uint64_t n, const char* what) const {
+    if (!fits(at, n)) fail(std::string(what) + " lies outside the archive (truncated file?)");
   }
   uint16_t u16(uint64_t at) const {
-    need(at, 2);
-    return static_cast<uint16_t>(data[at] | (data[at + 1] << 8));
+    need(at, 2, "a header field");
+    return static_cast<uint16_t>(data_[at] | (data_[at + 1] << 8));
   }
   uint32_t u32(uint64_t at) const {
-    need(at, 4);
-    return static_cast<uint32_t>(data[at]) | (static_cast<uint32_t>(data[at + 1]) << 8) |
-           (static_cast<uint32_t>(data[at + 2]) << 16) | (static_cast<uint32_t>(data[at + 3]) << 24);
+    need(at, 4, "a header field");
+    return uint32_t(data_[at]) | (uint32_t(data_[at + 1]) << 8) | (uint32_t(data_[at + 2]) << 16) |
+           (uint32_t(data_[at + 3]) << 24);
   }
-  uint64_t u64(uint64_t at) const { return static_cast<uint64_t>(u32(at)) | (static_cast<uint64_t>(u32(at + 4)) << 32); }
+  uint64_t u64(uint64_t at) const { return uint64_t(u32(at)) | (uint64_t(u32(at + 4)) << 32); }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
 };
 
-constexpr uint32_t kEocd = 0x06054b50, kEocd64 = 0x06064b50, kEocd64Locator = 0x07064b50;
-constexpr uint32_t kCentral = 0x02014b50, kLocal = 0x04034b50;
-constexpr uint64_t kMaxEntries = 1u << 20;
+struct Directory {
+  uint64_t count;
+  uint64_t offset;
+  uint64_t size;
+};
+
+// The end-of-central-directory record is the last 22 bytes plus a comment of at most 64 KiB;
+// search backwards over that window only, and accept a signature only if its comment length
+// reaches exactly the end of the file (a signature inside data would not).
+Directory find_directory(const Cursor& in, size_t size) {
+  if (size < kEndSize) fail("no end-of-central-directory record (file too short)");
+  const size_t lowest = size > kEndSize + 0xFFFF ? size - kEndSize - 0xFFFF : 0;
+  for (size_t at = size - kEndSize + 1; at-- > lowest;) {
+    if (in.u32(at) != kEndSignature || at + kEndSize + in.u16(at + 20) != size) continue;
+    Directory dir{in.u16(at + 10), in.u32(at + 16), in.u32(at + 12)};
+    if (in.u16(at + 4) != 0 || in.u16(at + 6) != 0) fail("multi-disk archives are not supported");
+    // zip64: a locator right before the record points at the zip64 end record.
+    if (at >= kZip64LocatorSize && in.u32(at - kZip64LocatorSize) == kZip64LocatorSignature) {
+      const uint64_t end64 = in.u64(at - kZip64LocatorSize + 8);
+      if (end64 > at - kZip64LocatorSize || at - kZip64LocatorSize - end64 < kZip64EndSize ||
+          in.u32(end64) != kZip64EndSignature)
+        fail("the zip64 end-of-central-directory record is corrupted");
+      dir = Directory{in.u64(end64 + 32), in.u64(end64 + 48), in.u64(end64 + 40)};
+    }
+    return dir;
+  }
+  fail("no end-of-central-directory record");
+}
 
 }  // namespace
 
-ZipArchive::ZipArchive(const uint8_t* data, uint64_t size) {
-  Reader r{data, size};
-  if (size < 22) throw FormatError("not a zip archive (too short)");
-  // The end-of-central-directory record sits in the last 22 + 65535 bytes.
-  uint64_t eocd = UINT64_MAX;
-  const uint64_t lowest = size > 22 + 65535 ? size - 22 - 65535 : 0;
-  for (uint64_t at = size - 22 + 1; at-- > lowest;) {
-    if (r.u32(at) == kEocd) {
-      eocd = at;
-      break;
-    }
-  }
-  if (eocd == UINT64_MAX) throw FormatError("not a zip archive (no end-of-central-directory record)");
-  uint64_t count = r.u16(eocd + 10);
-  uint64_t cd_offset = r.u32(eocd + 16);
-  if ((count == 0xFFFF || cd_offset == 0xFFFFFFFF) && eocd >= 20 && r.u32(eocd - 20) == kEocd64Locator) {
-    const uint64_t eocd64 = r.u64(eocd - 20 + 8);
-    if (r.u32(eocd64) != kEocd64) throw FormatError("zip64 end-of-central-directory record is corrupted");
-    count = r.u64(eocd64 + 32);
-    cd_offset = r.u64(eocd64 + 48);
-  }
-  if (count > kMaxEntries) throw FormatError("zip archive has too many entries");
-  uint64_t at = cd_offset;
-  for (uint64_t i = 0; i < count; ++i) {
-    if (r.u32(at) != kCentral) throw FormatError("zip central directory is corrupted");
+ZipArchive::ZipArchive(const uint8_t* data, size_t size) : data_(data), size_(size) {
+  const Cursor in(data, size);
+  const Directory dir = find_directory(in, size);
+  in.need(dir.offset, dir.size, "the central directory");
+  if (dir.count > kMaxEntries || dir.count > dir.size / kCentralHeaderSize)
+    fail("the central directory claims " + std::to_string(dir.count) + " entries, more than it can hold");
+  const uint64_t dir_end = dir.offset + dir.size;
+  entries_.reserve(static_cast<size_t>(dir.count));
+
+  uint64_t at = dir.offset;
+  for (uint64_t i = 0; i < dir.count; ++i) {
+    if (dir_end - at < kCentralHeaderSize || in.u32(at) != kCentralHeaderSignature)
+      fail("central directory entry " + std::to_string(i) + " is corrupted");
+    const uint16_t flags = in.u16(at + 8);
     ZipEntry e;
-    e.method = r.u16(at + 10);
-    e.crc32 = r.u32(at + 16);
-    uint64_t compressed = r.u32(at + 20);
-    uint64_t uncompressed = r.u32(at + 24);
-    const uint16_t name_len = r.u16(at + 28), extra_len = r.u16(at + 30), comment_len = r.u16(at + 32);
-    uint64_t local = r.u32(at + 42);
-    r.need(at + 46, name_len + extra_len);
-    const std::string name(reinterpret_cast<const char*>(data + at + 46), name_len);
-    // zip64 extended information: the fields that overflowed, in this order.
-    for (uint64_t x = at + 46 + name_len; x + 4 <= at + 46 + name_len + extra_len;) {
-      const uint16_t id = r.u16(x), len = r.u16(x + 2);
-      uint64_t f = x + 4;
+    e.method = in.u16(at + 10);
+    e.crc32 = in.u32(at + 16);
+    e.compressed_size = in.u32(at + 20);
+    e.size = in.u32(at + 24);
+    const uint16_t name_size = in.u16(at + 28), extra_size = in.u16(at + 30), comment_size = in.u16(at + 32);
+    uint64_t local = in.u32(at + 42);
+    const uint64_t record_size = kCentralHeaderSize + uint64_t(name_size) + extra_size + comment_size;
+    if (record_size > dir_end - at) fail("central directory entry " + std::to_string(i) + " is truncated");
+    e.name.assign(reinterpret_cast<const char*>(data + at + kCentralHeaderSize), name_size);
+    if (flags & 1u) fail("entry '" + e.name + "' is encrypted");
+
+    // zip64 extended information (id 1): 64-bit values for exactly the fields that hold 0xFFFFFFFF.
+    const uint64_t extra_end = at + kCentralHeaderSize + name_size + extra_size;
+    for (uint64_t x = at + kCentralHeaderSize + name_size; extra_end - x >= 4;) {
+      const uint16_t id = in.u16(x), len = in.u16(x + 2);
+      if (len > extra_end - x - 4) fail("extra field of entry '" + e.name + "' is truncated");
       if (id == 0x0001) {
-        if (uncompressed == 0xFFFFFFFF) { uncompressed = r.u64(f); f += 8; }
-        if (compressed == 0xFFFFFFFF) { compressed = r.u64(f); f += 8; }
-        if (local == 0xFFFFFFFF) { local = r.u64(f); f += 8; }
+        uint64_t f = x + 4;
+        const uint64_t f_end = f + len;
+        auto take64 = [&](uint64_t& field) {
+          if (field != 0xFFFFFFFFu) return;
+          if (f_end - f < 8) fail("zip64 field of entry '" + e.name + "' is truncated");
+          field = in.u64(f);
+          f += 8;
+        };
+        take64(e.size);
+        take64(e.compressed_size);
+        take64(local);
       }
-      x += 4 + static_cast<uint64_t>(len);
+      x += 4 + uint64_t(len);
     }
-    if (r.u32(local) != kLocal) throw FormatError("zip local header of '" + name + "' is corrupted");
-    const uint64_t data_at = local + 30 + r.u16(local + 26) + r.u16(local + 28);
-    r.need(data_at, compressed);
-    e.data = data + data_at;
-    e.size = e.method == 0 ? compressed : uncompressed;
-    if (e.method == 0 && compressed != uncompressed) throw FormatError("zip entry '" + name + "' has inconsistent sizes");
-    entries_[name] = e;
-    at += 46 + static_cast<uint64_t>(name_len) + extra_len + comment_len;
+
+    if (!in.fits(local, kLocalHeaderSize) || in.u32(local) != kLocalHeaderSignature)
+      fail("local header of entry '" + e.name + "' is missing or corrupted");
+    const uint16_t local_name_size = in.u16(local + 26), local_extra_size = in.u16(local + 28);
+    in.need(local + kLocalHeaderSize, local_name_size, "a local header");
+    if (local_name_size != name_size ||
+        !std::equal(data + local + kLocalHeaderSize, data + local + kLocalHeaderSize + name_size, e.name.begin()))
+      fail("local header of entry '" + e.name + "' names another entry");
+    e.data_offset = local + kLocalHeaderSize + local_name_size + local_extra_size;
+    if (!in.fits(e.data_offset, e.compressed_size)) fail("data of entry '" + e.name + "' lies outside the archive");
+    if (e.method == 0 && e.compressed_size != e.size) fail("stored entry '" + e.name + "' has inconsistent sizes");
+
+    if (!index_.emplace(e.name, entries_.size()).second) fail("duplicate entry '" + e.name + "'");
+    entries_.push_back(std::move(e));
+    at += record_size;
   }
+  verified_.assign(entries_.size(), false);
 }
 
-const ZipEntry& ZipArchive::get(const std::string& name) const {
-  auto it = entries_.find(name);
-  if (it == entries_.end()) throw FormatError("zip archive has no entry '" + name + "'");
-  const ZipEntry& e = it->second;
-  if (e.method != 0) throw FormatError("zip entry '" + name + "' is compressed (method " + std::to_string(e.method) +
-                                       "); PyTorch checkpoints store entries uncompressed");
-  if (crc32_update(0, e.data, e.size) != e.crc32) throw FormatError("zip entry '" + name + "' fails its CRC-32 check");
-  return e;
+const ZipEntry* ZipArchive::find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &entries_[it->second];
+}
+
+ZipArchive::Bytes ZipArchive::read(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) fail("missing entry '" + name + "'");
+  const ZipEntry& e = entries_[it->second];
+  if (e.method != 0)
+    fail("entry '" + name + "' is compressed (method " + std::to_string(e.method) +
+         "); PyTorch checkpoints store their entries uncompressed");
+  const Bytes bytes{data_ + e.data_offset, static_cast<size_t>(e.size)};
+  if (!verified_[it->second]) {
+    const uint32_t crc = crc32_update(0, bytes.data, bytes.size);
+    if (crc != e.crc32) fail("entry '" + name + "' fails its CRC-32 check (corrupted file)");
+    verified_[it->second] = true;
+  }
+  return bytes;
 }
 
 }  // namespace psic

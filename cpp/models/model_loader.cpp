@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -54,7 +55,20 @@ std::string normalize_compressai_key(const std::string& key) {
   return k;
 }
 
-bool load_state(CompressionModel& model, const NamedTensors& state) {
+namespace {
+
+bool is_encoder_name(const std::string& name) {
+  for (const char* prefix : {"g_a.", "h_a.", "h_s.", "entropy_bottleneck.", "gaussian_conditional."})
+    if (name.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// Copies the state_dict tensors into the model tensors that `selected` accepts: every selected
+// name must be present with its exact shape (the entropy tables excepted); with
+// reject_unexpected, a state_dict tensor the model lacks is an error too. Throws WeightsError
+// listing every problem. Returns true when usable CDF tables came with the state.
+bool copy_state(CompressionModel& model, const NamedTensors& state, const std::function<bool(const std::string&)>& selected,
+                bool reject_unexpected, const std::string& failure) {
   std::map<std::string, const at::Tensor*> by_name;
   for (const auto& [name, t] : state) by_name[normalize_compressai_key(name)] = &t;
 
@@ -62,6 +76,7 @@ bool load_state(CompressionModel& model, const NamedTensors& state) {
   std::set<std::string> used;
   bool has_tables = true;
   model.visit_state("", [&](const std::string& name, at::Tensor& target, StateKind) {
+    if (!selected(name)) return;
     const at::Tensor* src = find(by_name, name);
     if (!src) {
       if (is_dynamic_buffer(name) && name.find("scale_table") == std::string::npos) {
@@ -74,26 +89,31 @@ bool load_state(CompressionModel& model, const NamedTensors& state) {
     used.insert(name);
     if (is_dynamic_buffer(name)) {
       if (src->numel() == 0) has_tables = false;
-      target = src->to(at::kCPU, target.scalar_type()).contiguous().clone();
-      return;
-    }
-    if (src->sizes() != target.sizes()) {
+    } else if (src->sizes() != target.sizes()) {
       problems.push_back(name + " has shape " + shape_str(src->sizes()) + ", expected " + shape_str(target.sizes()));
       return;
     }
     target = src->to(at::kCPU, target.scalar_type()).contiguous().clone();
   });
-  for (const auto& [name, t] : by_name)
-    if (!used.count(name)) problems.push_back("unexpected " + name);
+  if (reject_unexpected)
+    for (const auto& [name, t] : by_name)
+      if (!used.count(name)) problems.push_back("unexpected " + name);
   if (!problems.empty()) {
-    std::string msg = "weights do not fit " + model.config.architecture + " (N=" + std::to_string(model.config.N) +
-                      ", M=" + std::to_string(model.config.M) + "): ";
+    std::string msg = failure + ": ";
     const size_t shown = std::min<size_t>(problems.size(), 8);
     for (size_t i = 0; i < shown; ++i) msg += (i ? "; " : "") + problems[i];
     if (problems.size() > shown) msg += "; and " + std::to_string(problems.size() - shown) + " more";
     throw WeightsError(msg);
   }
   return has_tables;
+}
+
+}  // namespace
+
+bool load_state(CompressionModel& model, const NamedTensors& state) {
+  return copy_state(model, state, [](const std::string&) { return true; }, /*reject_unexpected=*/true,
+                    "weights do not fit " + model.config.architecture + " (N=" + std::to_string(model.config.N) +
+                        ", M=" + std::to_string(model.config.M) + ")");
 }
 
 std::string compute_model_id(CompressionModel& model) {
@@ -182,17 +202,6 @@ void save_model(CompressionModel& model, const std::string& path) {
   write_file_atomic(path, bytes.data(), bytes.size());
 }
 
-}  // namespace psic
-
-namespace psic {
-
-namespace {
-bool is_encoder_name(const std::string& name) {
-  for (const char* prefix : {"g_a.", "h_a.", "h_s.", "entropy_bottleneck.", "gaussian_conditional."})
-    if (name.rfind(prefix, 0) == 0) return true;
-  return false;
-}
-}  // namespace
 
 LoadedModel init_model(const ModelConfig& config, uint64_t seed) {
   at::manual_seed(seed);
@@ -209,36 +218,8 @@ NamedTensors export_encoder_state(CompressionModel& model) {
 }
 
 void import_encoder_state(CompressionModel& model, const NamedTensors& state) {
-  NamedTensors encoder;
-  for (const auto& [name, t] : state) {
-    const std::string k = normalize_compressai_key(name);
-    if (is_encoder_name(k)) encoder.emplace_back(k, t);
-  }
-  // Strict over the encoder side: every encoder tensor of the model must be present.
-  std::vector<std::string> problems;
-  std::map<std::string, const at::Tensor*> by_name;
-  for (const auto& [name, t] : encoder) by_name[name] = &t;
-  bool has_tables = true;
-  model.visit_state("", [&](const std::string& name, at::Tensor& target, StateKind) {
-    if (!is_encoder_name(name)) return;
-    const at::Tensor* src = find(by_name, name);
-    if (!src) {
-      if (is_dynamic_buffer(name) && name.find("scale_table") == std::string::npos) has_tables = false;
-      else problems.push_back("missing " + name);
-      return;
-    }
-    if (!is_dynamic_buffer(name) && src->sizes() != target.sizes()) {
-      problems.push_back(name + " has shape " + shape_str(src->sizes()) + ", expected " + shape_str(target.sizes()));
-      return;
-    }
-    if (is_dynamic_buffer(name) && src->numel() == 0) has_tables = false;
-    target = src->to(at::kCPU, target.scalar_type()).contiguous().clone();
-  });
-  if (!problems.empty()) {
-    std::string msg = "cannot seed the encoder side: ";
-    for (size_t i = 0; i < std::min<size_t>(problems.size(), 8); ++i) msg += (i ? "; " : "") + problems[i];
-    throw WeightsError(msg);
-  }
+  // The checkpoint's decoder (g_s) and anything else is ignored.
+  const bool has_tables = copy_state(model, state, is_encoder_name, /*reject_unexpected=*/false, "cannot seed the encoder side");
   if (!has_tables) model.update_entropy_tables();
   model.validate_entropy_tables();
   model.prepare_inference();

@@ -1,11 +1,14 @@
 #include "util/sha256.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace psic {
 
 namespace {
-constexpr uint32_t kRound[64] = {
+
+// The first 32 bits of the fractional parts of the cube roots of the first 64 primes (FIPS 180-4 §4.2.2).
+constexpr uint32_t kRoundConstants[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -15,25 +18,35 @@ constexpr uint32_t kRound[64] = {
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
+// The initial hash value (§5.3.3): square roots of the first 8 primes.
+constexpr std::array<uint32_t, 8> kInitialState = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
 }  // namespace
 
-Sha256::Sha256()
-    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+Sha256::Sha256() : state_(kInitialState) {}
 
-void Sha256::block(const uint8_t* p) {
+void Sha256::compress(const uint8_t* block) {
   uint32_t w[64];
   for (int i = 0; i < 16; ++i)
-    w[i] = (uint32_t(p[4 * i]) << 24) | (uint32_t(p[4 * i + 1]) << 16) | (uint32_t(p[4 * i + 2]) << 8) | p[4 * i + 3];
+    w[i] = (uint32_t(block[4 * i]) << 24) | (uint32_t(block[4 * i + 1]) << 16) | (uint32_t(block[4 * i + 2]) << 8) |
+           uint32_t(block[4 * i + 3]);
   for (int i = 16; i < 64; ++i) {
     const uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
     const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
-  uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
+  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
+  uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
   for (int i = 0; i < 64; ++i) {
-    const uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kRound[i] + w[i];
-    const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+    const uint32_t sum1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+    const uint32_t choose = (e & f) ^ (~e & g);
+    const uint32_t t1 = h + sum1 + choose + kRoundConstants[i] + w[i];
+    const uint32_t sum0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+    const uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
+    const uint32_t t2 = sum0 + majority;
     h = g;
     g = f;
     f = e;
@@ -43,46 +56,56 @@ void Sha256::block(const uint8_t* p) {
     b = a;
     a = t1 + t2;
   }
-  h_[0] += a; h_[1] += b; h_[2] += c; h_[3] += d; h_[4] += e; h_[5] += f; h_[6] += g; h_[7] += h;
+  state_[0] += a;
+  state_[1] += b;
+  state_[2] += c;
+  state_[3] += d;
+  state_[4] += e;
+  state_[5] += f;
+  state_[6] += g;
+  state_[7] += h;
 }
 
 void Sha256::update(const void* data, size_t size) {
   const uint8_t* p = static_cast<const uint8_t*>(data);
-  total_ += size;
-  while (size > 0) {
-    const size_t take = std::min(size, 64 - buffered_);
-    std::memcpy(buffer_.data() + buffered_, p, take);
-    buffered_ += take;
+  total_bytes_ += size;
+  if (pending_size_ > 0) {
+    const size_t take = std::min(size, pending_.size() - pending_size_);
+    std::memcpy(pending_.data() + pending_size_, p, take);
+    pending_size_ += take;
     p += take;
     size -= take;
-    if (buffered_ == 64) {
-      block(buffer_.data());
-      buffered_ = 0;
-    }
+    if (pending_size_ < pending_.size()) return;
+    compress(pending_.data());
+    pending_size_ = 0;
+  }
+  for (; size >= 64; p += 64, size -= 64) compress(p);
+  if (size > 0) {
+    std::memcpy(pending_.data(), p, size);
+    pending_size_ = size;
   }
 }
 
 std::array<uint8_t, 32> Sha256::digest() {
-  const uint64_t bits = total_ * 8;
-  const uint8_t pad = 0x80;
-  update(&pad, 1);
-  const uint8_t zero = 0;
-  while (buffered_ != 56) update(&zero, 1);
-  uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
-  update(len, 8);
-  std::array<uint8_t, 32> out;
+  // Pad a copy (§5.1.1): 0x80, zeros up to 56 mod 64, then the message length in bits, big-endian.
+  Sha256 last = *this;
+  const uint64_t bit_length = total_bytes_ * 8;
+  uint8_t padding[72] = {0x80};
+  const size_t zeros_and_marker = (pending_size_ < 56 ? 56 : 120) - pending_size_;
+  for (int i = 0; i < 8; ++i) padding[zeros_and_marker + i] = static_cast<uint8_t>(bit_length >> (56 - 8 * i));
+  last.update(padding, zeros_and_marker + 8);
+  std::array<uint8_t, 32> out{};
   for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 4; ++j) out[4 * i + j] = static_cast<uint8_t>(h_[i] >> (24 - 8 * j));
+    for (int j = 0; j < 4; ++j) out[4 * i + j] = static_cast<uint8_t>(last.state_[i] >> (24 - 8 * j));
   return out;
 }
 
 std::string to_hex(const uint8_t* data, size_t size) {
-  static const char* digits = "0123456789abcdef";
+  static const char kDigits[] = "0123456789abcdef";
   std::string s(2 * size, '0');
   for (size_t i = 0; i < size; ++i) {
-    s[2 * i] = digits[data[i] >> 4];
-    s[2 * i + 1] = digits[data[i] & 15];
+    s[2 * i] = kDigits[data[i] >> 4];
+    s[2 * i + 1] = kDigits[data[i] & 15];
   }
   return s;
 }
