@@ -1,4 +1,5 @@
-// psic_check [substring]: runs the registered C++ checks and prints TAP.
+// psic_check [substring]: runs the registered C++ checks whose name contains the substring
+// (all of them without one) and prints TAP version 14. Exits 1 if any case failed.
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -17,15 +18,35 @@ std::vector<Case>& registry() {
 
 std::string shared_dir() {
   namespace fs = std::filesystem;
-  if (const char* env = std::getenv("PSIC_SHARED")) return fs::exists(env) ? std::string(env) : std::string();
-  for (fs::path p = fs::current_path(); !p.empty(); p = p.parent_path()) {
-    if (fs::exists(p / ".." / "shared" / "fixtures")) return fs::canonical(p / ".." / "shared").string();
+  std::error_code ec;
+  if (const char* env = std::getenv("PSIC_SHARED"); env && *env)
+    return fs::exists(env, ec) ? fs::canonical(env, ec).string() : std::string();
+  for (fs::path p = fs::current_path(ec); !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p / ".." / "shared" / "fixtures", ec)) return fs::canonical(p / ".." / "shared", ec).string();
     if (p == p.parent_path()) break;
   }
   return "";
 }
 
 }  // namespace psic_test
+
+namespace {
+
+// A YAML double-quoted scalar.
+std::string yaml_quote(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   psic::pin_openblas_core_type_and_reexec(argv);
@@ -41,19 +62,17 @@ int main(int argc, char** argv) {
       c.fn(ctx);
     } catch (const psic_test::SkipCase& s) {
       skip = s.reason;
-    } catch (const psic::Error& e) {
-      ctx.failures.push_back(std::string("uncaught ") + e.kind() + ": " + e.what());
-    } catch (const std::exception& e) {
-      ctx.failures.push_back(std::string("uncaught exception: ") + e.what());
+    } catch (...) {
+      ctx.failures.push_back("uncaught " + psic_test::describe_current_exception());
     }
-    if (!skip.empty()) {
+    if (!skip.empty() && ctx.failures.empty()) {
       std::cout << "ok " << n << " - " << c.name << " # SKIP " << skip << "\n";
     } else if (ctx.failures.empty()) {
       std::cout << "ok " << n << " - " << c.name << "\n";
     } else {
       ++failed;
-      std::cout << "not ok " << n << " - " << c.name << "\n  ---\n";
-      for (const auto& f : ctx.failures) std::cout << "  # " << f << "\n";
+      std::cout << "not ok " << n << " - " << c.name << "\n  ---\n  failures:\n";
+      for (const auto& f : ctx.failures) std::cout << "    - " << yaml_quote(f) << "\n";
       std::cout << "  ...\n";
     }
     std::cout.flush();

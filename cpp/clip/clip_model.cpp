@@ -1,0 +1,133 @@
+#include "clip/clip_model.h"
+
+#include <cmath>
+#include <set>
+
+#include "errors.h"
+
+namespace psic {
+
+namespace {
+
+constexpr double kLayerNormEps = 1e-5;
+
+// QuickGELU: x * sigmoid(1.702 x), in both towers.
+at::Tensor quick_gelu(const at::Tensor& x) { return x * at::sigmoid(1.702 * x); }
+
+int64_t count_layers(const std::map<std::string, at::Tensor>& w, const std::string& prefix) {
+  std::set<std::string> layers;
+  for (const auto& [name, t] : w) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    layers.insert(rest.substr(0, rest.find('.')));
+  }
+  return static_cast<int64_t>(layers.size());
+}
+
+}  // namespace
+
+ClipModel::ClipModel(const NamedTensors& state) {
+  for (const auto& [name, t] : state) {
+    // The released archives carry three int64 scalars that build_model drops.
+    if (name == "input_resolution" || name == "context_length" || name == "vocab_size") continue;
+    w_[name] = t.to(at::kFloat).contiguous();
+  }
+  const auto& conv1 = weight("visual.conv1.weight");
+  dims_.vision_width = conv1.size(0);
+  dims_.vision_patch_size = conv1.size(-1);
+  dims_.vision_layers = count_layers(w_, "visual.transformer.resblocks.");
+  const int64_t grid = std::llround(std::sqrt(static_cast<double>(weight("visual.positional_embedding").size(0) - 1)));
+  dims_.image_resolution = dims_.vision_patch_size * grid;
+  dims_.vision_heads = dims_.vision_width / 64;
+  dims_.embed_dim = weight("text_projection").size(1);
+  dims_.context_length = weight("positional_embedding").size(0);
+  dims_.vocab_size = weight("token_embedding.weight").size(0);
+  dims_.transformer_width = weight("ln_final.weight").size(0);
+  dims_.transformer_heads = dims_.transformer_width / 64;
+  dims_.transformer_layers = count_layers(w_, "transformer.resblocks.");
+  if (dims_.vision_layers < 1 || dims_.transformer_layers < 1 || dims_.vision_heads < 1 || dims_.transformer_heads < 1 ||
+      weight("visual.proj").size(1) != dims_.embed_dim || weight("logit_scale").numel() != 1)
+    throw WeightsError("CLIP weights are inconsistent (layers, heads or projections)");
+  // Additive causal mask: -inf above the diagonal.
+  causal_mask_ = at::full({dims_.context_length, dims_.context_length}, -INFINITY, at::kFloat).triu_(1);
+}
+
+const at::Tensor& ClipModel::weight(const std::string& name) const {
+  auto it = w_.find(name);
+  if (it == w_.end()) throw WeightsError("CLIP weights: missing '" + name + "'");
+  return it->second;
+}
+
+std::vector<at::Tensor> ClipModel::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const auto& [name, t] : w_) out.push_back(t);
+  return out;
+}
+
+at::Tensor ClipModel::attention(const at::Tensor& x, const std::string& p, int64_t heads, const at::Tensor& mask) const {
+  // nn.MultiheadAttention with packed q, k, v rows; batch-first here: x [B, L, W].
+  const int64_t B = x.size(0), L = x.size(1), W = x.size(2), D = W / heads;
+  const auto qkv = at::linear(x, weight(p + ".in_proj_weight"), weight(p + ".in_proj_bias")).chunk(3, -1);
+  auto split = [&](const at::Tensor& t) { return t.reshape({B, L, heads, D}).transpose(1, 2); };  // [B, H, L, D]
+  const at::Tensor q = split(qkv[0]) * (1.0 / std::sqrt(static_cast<double>(D)));
+  at::Tensor scores = at::matmul(q, split(qkv[1]).transpose(-2, -1));
+  if (mask.defined()) scores = scores + mask;
+  const at::Tensor out = at::matmul(at::softmax(scores, -1), split(qkv[2])).transpose(1, 2).reshape({B, L, W});
+  return at::linear(out, weight(p + ".out_proj.weight"), weight(p + ".out_proj.bias"));
+}
+
+at::Tensor ClipModel::transformer(at::Tensor x, const std::string& prefix, int64_t layers, int64_t heads,
+                                  const at::Tensor& mask) const {
+  const int64_t W = x.size(-1);
+  for (int64_t i = 0; i < layers; ++i) {
+    const std::string p = prefix + std::to_string(i);
+    // Pre-LN: x + attn(ln_1(x)); x + mlp(ln_2(x)).
+    x = x + attention(at::layer_norm(x, {W}, weight(p + ".ln_1.weight"), weight(p + ".ln_1.bias"), kLayerNormEps),
+                      p + ".attn", heads, mask);
+    at::Tensor h = at::layer_norm(x, {W}, weight(p + ".ln_2.weight"), weight(p + ".ln_2.bias"), kLayerNormEps);
+    h = at::linear(quick_gelu(at::linear(h, weight(p + ".mlp.c_fc.weight"), weight(p + ".mlp.c_fc.bias"))),
+                   weight(p + ".mlp.c_proj.weight"), weight(p + ".mlp.c_proj.bias"));
+    x = x + h;
+  }
+  return x;
+}
+
+at::Tensor ClipModel::encode_image(const at::Tensor& images) const {
+  const int64_t P = dims_.vision_patch_size, W = dims_.vision_width;
+  if (images.dim() != 4 || images.size(1) != 3 || images.size(2) != dims_.image_resolution ||
+      images.size(3) != dims_.image_resolution)
+    throw InputError("CLIP images must be [B, 3, " + std::to_string(dims_.image_resolution) + ", " +
+                     std::to_string(dims_.image_resolution) + "]");
+  at::Tensor x = at::conv2d(images.to(at::kFloat), weight("visual.conv1.weight"), {}, {P, P});  // no bias
+  x = x.flatten(2).transpose(1, 2);                                                               // [B, grid^2, W]
+  const at::Tensor cls = weight("visual.class_embedding").view({1, 1, W}).expand({x.size(0), 1, W});
+  x = at::cat({cls, x}, 1) + weight("visual.positional_embedding");
+  x = at::layer_norm(x, {W}, weight("visual.ln_pre.weight"), weight("visual.ln_pre.bias"), kLayerNormEps);
+  x = transformer(x, "visual.transformer.resblocks.", dims_.vision_layers, dims_.vision_heads, at::Tensor());
+  x = at::layer_norm(x.select(1, 0), {W}, weight("visual.ln_post.weight"), weight("visual.ln_post.bias"), kLayerNormEps);
+  return at::matmul(x, weight("visual.proj"));
+}
+
+at::Tensor ClipModel::encode_text(const at::Tensor& tokens) const {
+  if (tokens.dim() != 2 || tokens.size(1) != dims_.context_length)
+    throw InputError("CLIP tokens must be [B, " + std::to_string(dims_.context_length) + "]");
+  const at::Tensor ids = tokens.to(at::kLong);
+  if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= dims_.vocab_size))
+    throw InputError("CLIP token ids out of the vocabulary");
+  const int64_t W = dims_.transformer_width;
+  at::Tensor x = at::embedding(weight("token_embedding.weight"), ids) + weight("positional_embedding");
+  x = transformer(x, "transformer.resblocks.", dims_.transformer_layers, dims_.transformer_heads, causal_mask_);
+  x = at::layer_norm(x, {W}, weight("ln_final.weight"), weight("ln_final.bias"), kLayerNormEps);
+  // Pool at the EOT token: the largest id (the first on a tie).
+  const at::Tensor eot = ids.argmax(-1);
+  x = x.index({at::arange(x.size(0), at::kLong), eot});
+  return at::matmul(x, weight("text_projection"));
+}
+
+at::Tensor ClipModel::logits(const at::Tensor& image_features, const at::Tensor& text_features) const {
+  const at::Tensor img = image_features / image_features.norm(2, -1, true);
+  const at::Tensor txt = text_features / text_features.norm(2, -1, true);
+  return at::exp(weight("logit_scale")) * at::matmul(img, txt.t());
+}
+
+}  // namespace psic

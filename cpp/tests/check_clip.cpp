@@ -1,0 +1,71 @@
+// CLIP against OpenAI's reference outputs on seeded weights (../shared/fixtures/clip-tiny),
+// through every weight format.
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "check.h"
+#include "clip/clip_model.h"
+#include "clip/clip_weights.h"
+#include "errors.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path clip_dir() { return fs::path(psic_test::shared_dir()) / "fixtures" / "clip-tiny"; }
+
+at::Tensor read_bin(const fs::path& p, at::ScalarType type, std::vector<int64_t> shape) {
+  std::ifstream f(p, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), {});
+  at::Tensor t = at::empty(shape, type);
+  if (bytes.size() != t.nbytes()) throw std::runtime_error("fixture size mismatch: " + p.string());
+  std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+  return t;
+}
+
+double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+}  // namespace
+
+PSIC_CHECK_CASE("clip: every weight format reproduces OpenAI's features and logits within 1e-4") {
+  PSIC_NEEDS_SHARED();
+  at::NoGradGuard no_grad;
+  const at::Tensor images = read_bin(clip_dir() / "images.bin", at::kFloat, {3, 3, 64, 64});
+  const at::Tensor tokens = read_bin(clip_dir() / "tokens.bin", at::kLong, {4, 77});
+  const at::Tensor ref_img = read_bin(clip_dir() / "image_features.bin", at::kFloat, {3, 64});
+  const at::Tensor ref_txt = read_bin(clip_dir() / "text_features.bin", at::kFloat, {4, 64});
+  const at::Tensor ref_lpi = read_bin(clip_dir() / "logits_per_image.bin", at::kFloat, {3, 4});
+  for (const char* file : {"clip-tiny.jit.pt", "clip-tiny.state_dict.pt", "clip-tiny.fp16.state_dict.pt",
+                           "clip-tiny.safetensors", "clip-tiny.hf.safetensors"}) {
+    const psic::ClipModel clip(psic::read_clip_weights((clip_dir() / file).string()));
+    const auto& d = clip.dims();
+    EXPECT_MSG(d.embed_dim == 64 && d.vision_width == 128 && d.vision_layers == 2 && d.vision_heads == 2 &&
+                   d.image_resolution == 64 && d.transformer_width == 64 && d.transformer_heads == 1 &&
+                   d.transformer_layers == 2 && d.context_length == 77 && d.vocab_size == 49408,
+               std::string(file) + ": dimensions read from the weights");
+    const at::Tensor img = clip.encode_image(images);
+    const at::Tensor txt = clip.encode_text(tokens);
+    const at::Tensor lpi = clip.logits(img, txt);
+    const double e1 = max_diff(img, ref_img), e2 = max_diff(txt, ref_txt), e3 = max_diff(lpi, ref_lpi);
+    EXPECT_MSG(e1 <= 1e-4, std::string(file) + ": image features error " + std::to_string(e1));
+    EXPECT_MSG(e2 <= 1e-4, std::string(file) + ": text features error " + std::to_string(e2));
+    EXPECT_MSG(e3 <= 1e-4, std::string(file) + ": logits error " + std::to_string(e3));
+  }
+}
+
+PSIC_CHECK_CASE("clip: intermediates and bad inputs") {
+  PSIC_NEEDS_SHARED();
+  at::NoGradGuard no_grad;
+  const psic::ClipModel clip(psic::read_clip_weights((clip_dir() / "clip-tiny.safetensors").string()));
+  const at::Tensor tokens = read_bin(clip_dir() / "tokens.bin", at::kLong, {4, 77});
+  EXPECT_THROWS_AS(clip.encode_image(at::zeros({1, 3, 32, 32})), psic::InputError);
+  EXPECT_THROWS_AS(clip.encode_text(at::zeros({1, 10}, at::kLong)), psic::InputError);
+  EXPECT_THROWS_AS(clip.encode_text(at::full({1, 77}, 60000, at::kLong)), psic::InputError);
+  EXPECT_THROWS_AS(psic::read_clip_weights("/nonexistent.pt"), psic::WeightsError);
+  // Batch independence: one image alone gives the same features as in the batch.
+  const at::Tensor images = read_bin(clip_dir() / "images.bin", at::kFloat, {3, 3, 64, 64});
+  EXPECT(max_diff(clip.encode_image(images.slice(0, 1, 2)), clip.encode_image(images).slice(0, 1, 2)) < 1e-5);
+  EXPECT(max_diff(clip.encode_text(tokens.slice(0, 2, 3)), clip.encode_text(tokens).slice(0, 2, 3)) < 1e-5);
+}
