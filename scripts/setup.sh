@@ -11,7 +11,7 @@ mode="${1:-}"
 say() { [ "$mode" = "--if-needed" ] && [ -z "${did_something:-}" ] && echo "psic setup:" >&2; did_something=1; echo "  $*" >&2; }
 
 # 1. System packages (LibTorch CPU from Debian, OpenBLAS with OpenMP, build tools).
-packages=(libtorch-dev libopenblas0-openmp nlohmann-json3-dev cmake ninja-build g++ ccache)
+packages=(libtorch-dev libopenblas0-openmp nlohmann-json3-dev libicu-dev zlib1g-dev cmake ninja-build g++ ccache)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

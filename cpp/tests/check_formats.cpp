@@ -163,15 +163,21 @@ struct ZipBuilder {
     Bytes data;
     uint16_t method = 0;
     uint16_t local_extra = 0;  // padding bytes in the local header (shifts the data's alignment)
+    uint32_t crc = 0;
   };
   std::vector<Item> items;
   bool zip64_extra = false;  // record sizes and offsets in zip64 extra fields
 
   ZipBuilder& add(const std::string& name, Bytes data, uint16_t method = 0, uint16_t local_extra = 0) {
-    items.push_back({name, std::move(data), method, local_extra});
+    const uint32_t crc = crc32_of(data);
+    items.push_back({name, std::move(data), method, local_extra, crc});
     return *this;
   }
   ZipBuilder& add(const std::string& name, const std::string& text) { return add(name, Bytes(text.begin(), text.end())); }
+  void replace(size_t i, Bytes data) {
+    items[i].crc = crc32_of(data);
+    items[i].data = std::move(data);
+  }
 
   Bytes build() const {
     Bytes out;
@@ -183,7 +189,7 @@ struct ZipBuilder {
       put16(out, 0);
       put16(out, it.method);
       put32(out, 0);  // time, date
-      put32(out, crc32_of(it.data));
+      put32(out, it.crc);
       put32(out, uint32_t(it.data.size()));
       put32(out, uint32_t(it.data.size()));
       put16(out, uint32_t(it.name.size()));
@@ -201,7 +207,7 @@ struct ZipBuilder {
       put16(out, 0);
       put16(out, it.method);
       put32(out, 0);
-      put32(out, crc32_of(it.data));
+      put32(out, it.crc);
       const uint32_t size32 = zip64_extra ? 0xFFFFFFFFu : uint32_t(it.data.size());
       put32(out, size32);
       put32(out, size32);
@@ -345,21 +351,16 @@ Bytes simple_pickle(const std::string& storage_type = "FloatStorage", int64_t nu
 
 Bytes simple_checkpoint() { return make_checkpoint(simple_pickle(), {{"0", floats({0, 1, 2, 3, 4, 5})}}); }
 
-// The entries of a zip, to rebuild it with one of them changed (and its CRC recomputed).
-std::vector<std::pair<std::string, Bytes>> zip_entries(const Bytes& zip_bytes) {
+// A builder holding the entries of an existing zip, to rebuild it with one entry changed
+// (and its CRC recomputed).
+ZipBuilder builder_from(const Bytes& zip_bytes) {
   psic::ZipArchive zip(zip_bytes.data(), zip_bytes.size());
-  std::vector<std::pair<std::string, Bytes>> out;
+  ZipBuilder out;
   for (const psic::ZipEntry& e : zip.entries()) {
     const auto bytes = zip.read(e.name);
-    out.emplace_back(e.name, Bytes(bytes.data, bytes.data + bytes.size));
+    out.add(e.name, Bytes(bytes.data, bytes.data + bytes.size));
   }
   return out;
-}
-
-Bytes rebuild_zip(const std::vector<std::pair<std::string, Bytes>>& entries) {
-  ZipBuilder zip;
-  for (const auto& [name, bytes] : entries) zip.add(name, bytes);
-  return zip.build();
 }
 
 // Scratch directory, removed at the end of the case.
@@ -621,7 +622,7 @@ PSIC_CHECK_CASE("formats: torch checkpoint rejects each kind of corruption with 
     ZipBuilder zip;
     zip.add("archive/data.pkl", simple_pickle()).add("archive/data/0", six).add("archive/byteorder", "big");
     EXPECT_MSG(contains(message(zip.build()), "big-endian"), message(zip.build()));
-    zip.items.back().data = Bytes{'l', 'i', 't', 't', 'l', 'e'};
+    zip.replace(zip.items.size() - 1, Bytes{'l', 'i', 't', 't', 'l', 'e'});
     EXPECT(load(zip.build()).size() == 1);
   }
   // The top level must be a dict.
@@ -692,13 +693,12 @@ PSIC_CHECK_CASE("formats: truncated or mutated fixture checkpoints load or throw
 PSIC_CHECK_CASE("formats: mutated data.pkl with a valid CRC loads or throws psic::Error") {
   PSIC_NEEDS_SHARED();
   // Mutations that get past the CRC reach the pickle interpreter and the tensor geometry checks.
-  const Bytes original = read_bytes(fixtures() / "tiny-N16-M24.pth.tar");
-  auto entries = zip_entries(original);
+  ZipBuilder zip = builder_from(read_bytes(fixtures() / "tiny-N16-M24.pth.tar"));
   size_t pkl = 0;
-  while (pkl < entries.size() && entries[pkl].first.find("data.pkl") == std::string::npos) ++pkl;
-  EXPECT(pkl < entries.size());
-  if (pkl >= entries.size()) return;
-  const Bytes pickle = entries[pkl].second;
+  while (pkl < zip.items.size() && !contains(zip.items[pkl].name, "data.pkl")) ++pkl;
+  EXPECT(pkl < zip.items.size());
+  if (pkl >= zip.items.size()) return;
+  const Bytes pickle = zip.items[pkl].data;
   std::mt19937_64 rng(77);
   size_t loaded = 0;
   const size_t mutations = survive_all(ctx_, 2000, 6.0, "pickle mutation", [&](size_t i) {
@@ -706,8 +706,8 @@ PSIC_CHECK_CASE("formats: mutated data.pkl with a valid CRC loads or throws psic
     const int changes = 1 + int(i % 3);
     for (int k = 0; k < changes; ++k) p[rng() % p.size()] = static_cast<uint8_t>(rng());
     if (i % 10 == 0) p.resize(rng() % p.size());  // and some truncations
-    entries[pkl].second = std::move(p);
-    const Bytes file = rebuild_zip(entries);
+    zip.replace(pkl, std::move(p));
+    const Bytes file = zip.build();
     psic::read_torch_checkpoint(file.data(), file.size());
     ++loaded;
   });
