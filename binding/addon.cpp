@@ -6,6 +6,7 @@
 #include "entropy/rans.h"
 #include "formats/container.h"
 #include "js_errors.h"
+#include "clip_wrap.h"
 #include "model_wrap.h"
 #include "util/threads.h"
 
@@ -120,6 +121,10 @@ Napi::Value RansDecode(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ModelWrap::Define(env);
+  ClipWrap::Define(env);
+  exports.Set("loadClip", Napi::Function::New(env, LoadClip));
+  exports.Set("clipTokenize", Napi::Function::New(env, ClipTokenize));
+  exports.Set("clipPreprocess", Napi::Function::New(env, ClipPreprocess));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("initModel", Napi::Function::New(env, InitModel));
   exports.Set("parseContainer", Napi::Function::New(env, ParseContainer));

@@ -14,3 +14,5 @@ export {
 export { DEFAULT_PIXEL_LIMIT, encodePng, readImage, writePng } from './image-io.js';
 export type { ImageInput, RawImage, RgbImage } from './image-io.js';
 export { bpp, psnr } from './metrics.js';
+export { Clip } from './clip.js';
+export type { ClipLoadOptions, Features, ImageTensor } from './clip.js';

@@ -95,7 +95,38 @@ export interface NativeInitOptions {
   from?: string;
 }
 
+export interface NativeClipInfo {
+  embedDim: number;
+  imageResolution: number;
+  visionLayers: number;
+  visionWidth: number;
+  visionPatchSize: number;
+  contextLength: number;
+  vocabSize: number;
+  transformerWidth: number;
+  transformerLayers: number;
+  /** Stored as a log; logits are exp(logitScale) · cosine. */
+  logitScale: number;
+}
+
+export interface NativeFeatures {
+  data: Float32Array;
+  shape: [number, number];
+}
+
+export interface NativeClip {
+  info(): NativeClipInfo;
+  encodeImage(data: Float32Array, shape: number[]): Promise<NativeFeatures>;
+  encodeText(ids: Int32Array, shape: number[]): Promise<NativeFeatures>;
+}
+
 export interface NativeAddon {
+  /** CLIP weights: OpenAI .pt (TorchScript), state_dict .pt, .safetensors (OpenAI or Hugging Face names). */
+  loadClip(path: string): Promise<NativeClip>;
+  /** CLIP's tokenizer: [texts.length × contextLength] ids. */
+  clipTokenize(vocabPath: string, texts: string[], contextLength: number, truncate: boolean): Int32Array;
+  /** OpenAI's _transform(resolution) of RGB pixels (HWC): [3, R, R] normalized. */
+  clipPreprocess(rgb: Uint8Array, width: number, height: number, resolution: number): Promise<Float32Array>;
   /** Loads a psic model file (.safetensors) or a CompressAI state_dict (.pth/.pth.tar). */
   loadModel(path: string): Promise<NativeModel>;
   initModel(options: NativeInitOptions): Promise<NativeModel>;

@@ -157,7 +157,12 @@ SafetensorsFile read_safetensors(const uint8_t* data, size_t size) {
 
   out.tensors.reserve(slots.size());
   for (const Slot& s : slots) {
-    at::Tensor t = at::empty(s.shape, at::TensorOptions().dtype(s.dtype));
+    at::Tensor t;
+    try {
+      t = at::empty(s.shape, at::TensorOptions().dtype(s.dtype));
+    } catch (const c10::Error& e) {  // the checks above should leave nothing for ATen to refuse
+      fail("tensor '" + s.name + "' is unusable: " + e.what_without_backtrace());
+    }
     if (s.end > s.begin) std::memcpy(t.data_ptr(), body + s.begin, s.end - s.begin);
     out.tensors.emplace_back(s.name, std::move(t));
   }

@@ -101,7 +101,7 @@ class CheckpointReader {
     }
     Id dict = pickle_.root();
     if (!pickle_.is(dict, Kind::Dict))
-      fail("data.pkl holds a " + std::string(Pickle::kind_name(pickle_.kind(dict))) + ", not a state_dict");
+      fail("the top level of " + prefix_ + "data.pkl is a " + Pickle::kind_name(pickle_.kind(dict)) + ", not a state_dict");
     for (const char* wrapper : {"state_dict", "model"}) {  // training checkpoints
       const Id* inner = pickle_.find(dict, wrapper);
       if (inner && pickle_.is(*inner, Kind::Dict)) {

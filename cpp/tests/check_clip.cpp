@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "clip/clip_model.h"
+#include "clip/clip_preprocess.h"
 #include "clip/clip_weights.h"
 #include "errors.h"
 
@@ -68,4 +69,17 @@ PSIC_CHECK_CASE("clip: intermediates and bad inputs") {
   const at::Tensor images = read_bin(clip_dir() / "images.bin", at::kFloat, {3, 3, 64, 64});
   EXPECT(max_diff(clip.encode_image(images.slice(0, 1, 2)), clip.encode_image(images).slice(0, 1, 2)) < 1e-5);
   EXPECT(max_diff(clip.encode_text(tokens.slice(0, 2, 3)), clip.encode_text(tokens).slice(0, 2, 3)) < 1e-5);
+}
+
+PSIC_CHECK_CASE("clip preprocessing: PIL bicubic resize + crop and the differentiable tensor path") {
+  PSIC_NEEDS_SHARED();
+  // The file path (PIL's resize of decoded Kodak PNGs) is checked in test/clip.test.ts, which
+  // decodes the PNGs with sharp; this checks the differentiable tensor path.
+  const at::Tensor input = read_bin(clip_dir() / "preprocess" / "train_rand.input.bin", at::kFloat, {1, 3, 256, 256});
+  const at::Tensor expected = read_bin(clip_dir() / "preprocess" / "train_rand.normalized.bin", at::kFloat, {1, 3, 224, 224});
+  at::Tensor x = input.clone().set_requires_grad(true);
+  const at::Tensor y = psic::clip_preprocess_tensor(x, 224);
+  EXPECT_MSG(max_diff(y.detach(), expected) <= 1e-5, "tensor path error " + std::to_string(max_diff(y.detach(), expected)));
+  y.sum().backward();
+  EXPECT_MSG(x.grad().defined() && x.grad().abs().sum().item<double>() > 0, "differentiable");
 }

@@ -1,5 +1,6 @@
 // psic command-line entry: dispatches to one module per command group.
 import { benchCommand } from './bench-command.js';
+import { clipCommand } from './clip-commands.js';
 import { compressCommand, decompressCommand, infoCommand } from './codec-commands.js';
 import { keygenCommand } from './key-commands.js';
 import { modelCommand } from './model-commands.js';
@@ -15,6 +16,7 @@ Commands:
                                          decompress a container (protected unless keyed)
   keygen -o F                            a random 256-bit key (mode 0600)
   model init|info|export-encoder         create, inspect, export models
+  clip tokenize|embed                    CLIP tokens and features
   info IN.psic [--json]                  show a container's header and strings
   bench [--json]                         benchmark speed and rate-distortion on Kodak
 
@@ -30,6 +32,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   bench: benchCommand,
   keygen: keygenCommand,
   model: modelCommand,
+  clip: clipCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

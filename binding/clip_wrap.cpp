@@ -1,0 +1,187 @@
+#include "clip_wrap.h"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "clip/bpe_tokenizer.h"
+#include "clip/clip_preprocess.h"
+#include "clip/clip_weights.h"
+#include "js_errors.h"
+#include "promise_worker.h"
+#include "util/threads.h"
+
+namespace psic_binding {
+
+namespace {
+
+Napi::FunctionReference* g_clip_constructor = nullptr;
+
+struct Features {
+  std::vector<float> data;
+  int64_t rows = 0, cols = 0;
+};
+
+Features to_features(const at::Tensor& t) {
+  at::Tensor c = t.contiguous();
+  return {std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel()), c.size(0), c.size(1)};
+}
+
+Napi::Value features_to_js(Napi::Env env, Features& f) {
+  auto o = Napi::Object::New(env);
+  auto data = Napi::Float32Array::New(env, f.data.size());
+  if (!f.data.empty()) std::memcpy(data.Data(), f.data.data(), f.data.size() * sizeof(float));
+  o.Set("data", data);
+  auto shape = Napi::Array::New(env, 2);
+  shape.Set(0u, static_cast<double>(f.rows));
+  shape.Set(1u, static_cast<double>(f.cols));
+  o.Set("shape", shape);
+  return o;
+}
+
+std::vector<int64_t> read_shape(const Napi::Value& v) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "shape must be an array");
+  auto a = v.As<Napi::Array>();
+  std::vector<int64_t> shape;
+  for (uint32_t i = 0; i < a.Length(); ++i) shape.push_back(a.Get(i).ToNumber().Int64Value());
+  return shape;
+}
+
+const psic::BpeTokenizer& tokenizer_for(const std::string& path) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<psic::BpeTokenizer>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(path);
+  if (it == cache.end()) it = cache.emplace(path, std::make_unique<psic::BpeTokenizer>(path)).first;
+  return *it->second;
+}
+
+}  // namespace
+
+Napi::Function ClipWrap::Define(Napi::Env env) {
+  Napi::Function ctor = DefineClass(env, "NativeClip",
+                                    {InstanceMethod("info", &ClipWrap::Info),
+                                     InstanceMethod("encodeImage", &ClipWrap::EncodeImage),
+                                     InstanceMethod("encodeText", &ClipWrap::EncodeText)});
+  g_clip_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  return ctor;
+}
+
+Napi::Object ClipWrap::Wrap(Napi::Env env, std::shared_ptr<psic::ClipModel> model) {
+  Napi::Object obj = g_clip_constructor->New({});
+  ClipWrap::Unwrap(obj)->model_ = std::move(model);
+  return obj;
+}
+
+ClipWrap::ClipWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClipWrap>(info) {}
+
+Napi::Value ClipWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& d = model_->dims();
+  auto o = Napi::Object::New(env);
+  o.Set("embedDim", static_cast<double>(d.embed_dim));
+  o.Set("imageResolution", static_cast<double>(d.image_resolution));
+  o.Set("visionLayers", static_cast<double>(d.vision_layers));
+  o.Set("visionWidth", static_cast<double>(d.vision_width));
+  o.Set("visionPatchSize", static_cast<double>(d.vision_patch_size));
+  o.Set("contextLength", static_cast<double>(d.context_length));
+  o.Set("vocabSize", static_cast<double>(d.vocab_size));
+  o.Set("transformerWidth", static_cast<double>(d.transformer_width));
+  o.Set("transformerLayers", static_cast<double>(d.transformer_layers));
+  o.Set("logitScale", model_->weight("logit_scale").item<double>());
+  return o;
+}
+
+Napi::Value ClipWrap::EncodeImage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "encodeImage(data: Float32Array, shape: [B, 3, H, W])");
+  auto array = info[0].As<Napi::Float32Array>();
+  const std::vector<int64_t> shape = read_shape(info[1]);
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  if (shape.size() != 4 || n != static_cast<int64_t>(array.ElementLength()))
+    throw Napi::TypeError::New(env, "image data does not match its shape [B, 3, H, W]");
+  std::vector<float> data(array.Data(), array.Data() + array.ElementLength());
+  auto model = model_;
+  return PromiseWorker<Features>::Start(
+      env,
+      [model, data = std::move(data), shape]() {
+        at::NoGradGuard no_grad;
+        psic::ScopedIntraOpThreads threads(psic::intra_op_threads());
+        const at::Tensor images = at::from_blob(const_cast<float*>(data.data()), shape, at::kFloat);
+        return to_features(model->encode_image(images));
+      },
+      features_to_js);
+}
+
+Napi::Value ClipWrap::EncodeText(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(env, "encodeText(ids: Int32Array, shape: [B, contextLength])");
+  auto array = info[0].As<Napi::Int32Array>();
+  const std::vector<int64_t> shape = read_shape(info[1]);
+  if (shape.size() != 2 || shape[0] * shape[1] != static_cast<int64_t>(array.ElementLength()))
+    throw Napi::TypeError::New(env, "ids do not match their shape [B, contextLength]");
+  std::vector<int64_t> ids(array.Data(), array.Data() + array.ElementLength());
+  auto model = model_;
+  return PromiseWorker<Features>::Start(
+      env,
+      [model, ids = std::move(ids), shape]() {
+        at::NoGradGuard no_grad;
+        psic::ScopedIntraOpThreads threads(psic::intra_op_threads());
+        const at::Tensor tokens = at::from_blob(const_cast<int64_t*>(ids.data()), shape, at::kLong);
+        return to_features(model->encode_text(tokens));
+      },
+      features_to_js);
+}
+
+Napi::Value LoadClip(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadClip(path)");
+  const std::string path = info[0].ToString().Utf8Value();
+  return PromiseWorker<std::shared_ptr<psic::ClipModel>>::Start(
+      env, [path]() { return std::make_shared<psic::ClipModel>(psic::read_clip_weights(path)); },
+      [](Napi::Env env, std::shared_ptr<psic::ClipModel>& m) -> Napi::Value { return ClipWrap::Wrap(env, m); });
+}
+
+Napi::Value ClipPreprocess(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "clipPreprocess(rgb: Uint8Array, width, height, resolution)");
+  auto rgb = copy_bytes(info[0], "rgb");
+  const int64_t w = info[1].ToNumber().Int64Value(), h = info[2].ToNumber().Int64Value(), r = info[3].ToNumber().Int64Value();
+  if (w <= 0 || h <= 0 || r <= 0 || rgb.size() != static_cast<size_t>(w * h * 3))
+    throw Napi::TypeError::New(env, "rgb must hold width * height * 3 bytes");
+  return PromiseWorker<std::vector<float>>::Start(
+      env,
+      [rgb = std::move(rgb), w, h, r]() {
+        const at::Tensor x = psic::clip_preprocess_image(rgb.data(), w, h, r).contiguous();
+        return std::vector<float>(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+      },
+      [](Napi::Env env, std::vector<float>& v) -> Napi::Value {
+        auto out = Napi::Float32Array::New(env, v.size());
+        std::memcpy(out.Data(), v.data(), v.size() * sizeof(float));
+        return out;
+      });
+}
+
+Napi::Value ClipTokenize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray())
+    throw Napi::TypeError::New(env, "clipTokenize(vocabPath, texts, contextLength, truncate)");
+  const std::string path = info[0].ToString().Utf8Value();
+  std::vector<std::string> texts;
+  auto a = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) texts.push_back(a.Get(i).ToString().Utf8Value());
+  const int64_t context = info.Length() > 2 && info[2].IsNumber() ? info[2].ToNumber().Int64Value() : 77;
+  const bool truncate = info.Length() > 3 ? info[3].ToBoolean().Value() : true;
+  return guarded(env, [&]() -> Napi::Value {
+    const auto rows = tokenizer_for(path).tokenize(texts, context, truncate);
+    auto out = Napi::Int32Array::New(env, rows.size() * static_cast<size_t>(context));
+    for (size_t r = 0; r < rows.size(); ++r) std::memcpy(out.Data() + r * context, rows[r].data(), context * sizeof(int32_t));
+    return out;
+  });
+}
+
+}  // namespace psic_binding

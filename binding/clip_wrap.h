@@ -1,0 +1,33 @@
+// NativeClip: a loaded CLIP model (cpp/clip), exposed to JS; heavy calls run in AsyncWorkers.
+// clipTokenize: CLIP's BPE tokenizer (tokenizers are cached per vocabulary path).
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "clip/clip_model.h"
+
+namespace psic_binding {
+
+class ClipWrap : public Napi::ObjectWrap<ClipWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<psic::ClipModel> model);
+  explicit ClipWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value EncodeImage(const Napi::CallbackInfo& info);
+  Napi::Value EncodeText(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<psic::ClipModel> model_;
+};
+
+// loadClip(path): Promise<NativeClip>
+Napi::Value LoadClip(const Napi::CallbackInfo& info);
+// clipPreprocess(rgb, width, height, resolution): Promise<Float32Array [3, R, R]> (OpenAI's _transform)
+Napi::Value ClipPreprocess(const Napi::CallbackInfo& info);
+// clipTokenize(vocabPath, texts, contextLength, truncate): Int32Array [texts.length * contextLength]
+Napi::Value ClipTokenize(const Napi::CallbackInfo& info);
+
+}  // namespace psic_binding

@@ -1,0 +1,89 @@
+// psic clip tokenize | embed.
+import { readFile } from 'node:fs/promises';
+
+import { Clip, type Features } from '../clip.js';
+import { tokenizeTexts } from '../clip-tokenize.js';
+import { PsicInputError } from '../errors.js';
+import { UsageError, parse, requireString } from './usage.js';
+
+const HELP = `Usage:
+  psic clip tokenize TEXT [TEXT...] [--json] [--vocab V]
+      CLIP token ids, 77 per text (SOT/EOT, padded, truncated like clip.tokenize(truncate=True))
+  psic clip embed --model M (--image-tensor F.bin --shape B,3,H,W | --image P...) [--text T]... [--json] [--vocab V]
+      unnormalised image/text features (as encode_image/encode_text return them), plus
+      logits_per_image and logits_per_text when both are given. --image-tensor takes raw
+      little-endian float32, already preprocessed.
+The vocabulary comes from --vocab, $PSIC_ASSETS, ~/.cache/psic or the shared assets.
+`;
+
+const rows = (f: Features) => Array.from({ length: f.shape[0] }, (_, i) => Array.from(f.data.subarray(i * f.shape[1], (i + 1) * f.shape[1])));
+
+async function tokenize(argv: string[]): Promise<void> {
+  const args = parse(argv, { json: { type: 'boolean' }, vocab: { type: 'string' } }, HELP);
+  if (!args) return;
+  if (args.positionals.length === 0) throw new UsageError('give at least one TEXT');
+  // The tokenizer needs no weights: a 77-token context, as every released CLIP.
+  const ids = tokenizeTexts(args.positionals, args.values.vocab as string | undefined);
+  process.stdout.write(args.values.json ? `${JSON.stringify({ ids })}\n` : ids.map((r) => r.join(' ')).join('\n') + '\n');
+}
+
+async function embed(argv: string[]): Promise<void> {
+  const args = parse(
+    argv,
+    {
+      model: { type: 'string' },
+      'image-tensor': { type: 'string' },
+      shape: { type: 'string' },
+      image: { type: 'string', multiple: true },
+      text: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      vocab: { type: 'string' },
+    },
+    HELP,
+  );
+  if (!args) return;
+  const clip = await Clip.load(requireString(args.values.model, '--model M'), { vocab: args.values.vocab as string | undefined });
+  const out: Record<string, number[][]> = {};
+  let imageFeatures: Features | undefined;
+  let textFeatures: Features | undefined;
+  if (args.values['image-tensor'] !== undefined) {
+    const shape = requireString(args.values.shape, '--shape B,3,H,W').split(',').map(Number);
+    if (shape.length !== 4 || shape.some((s) => !Number.isInteger(s) || s < 1)) throw new PsicInputError('--shape must be B,3,H,W');
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(args.values['image-tensor'] as string);
+    } catch (err) {
+      throw new PsicInputError(`cannot read '${args.values['image-tensor']}': ${(err as Error).message}`);
+    }
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (bytes.length !== n * 4) throw new PsicInputError(`--image-tensor has ${bytes.length} bytes, --shape needs ${n * 4}`);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(4 * i);
+    imageFeatures = await clip.encodeImage({ data, shape: shape as [number, number, number, number] });
+  } else if (args.values.image) {
+    imageFeatures = await clip.encodeImage(args.values.image as string[]);
+  }
+  if (args.values.text) textFeatures = await clip.encodeText(args.values.text as string[]);
+  if (!imageFeatures && !textFeatures) throw new UsageError('give --image-tensor/--image and/or --text');
+  if (imageFeatures) out.image_features = rows(imageFeatures);
+  if (textFeatures) out.text_features = rows(textFeatures);
+  if (imageFeatures && textFeatures) {
+    const lpi = clip.similarity(imageFeatures, textFeatures).map((r) => Array.from(r));
+    out.logits_per_image = lpi;
+    out.logits_per_text = lpi[0].map((_, j) => lpi.map((r) => r[j]));
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+export async function clipCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    process.stdout.write(HELP);
+    if (sub === undefined) throw new UsageError('missing subcommand (tokenize, embed)');
+    return;
+  }
+  const subs: Record<string, (a: string[]) => Promise<void>> = { tokenize, embed };
+  const fn = subs[sub];
+  if (!fn) throw new UsageError(`unknown clip subcommand '${sub}'`);
+  await fn(rest);
+}

@@ -1,0 +1,8 @@
+import { native } from '../../src/native.js';
+import { readImage } from '../../src/image-io.js';
+
+/** OpenAI's _transform(resolution) of an image file, through the addon. */
+export async function tensorFromFile(path: string, resolution: number): Promise<Float32Array> {
+  const rgb = await readImage(path);
+  return native().clipPreprocess(rgb.data, rgb.width, rgb.height, resolution);
+}
