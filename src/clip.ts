@@ -1,9 +1,9 @@
 // CLIP: image and text towers, tokenizer and preprocessing, for the models users bring (OpenAI's
 // released .pt, state_dict .pt, safetensors with OpenAI or Hugging Face names).
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { cacheDir } from './assets.js';
 import { PsicInputError, PsicWeightsError, fromNative, nativeCall } from './errors.js';
 import { type ImageInput, readImage } from './image-io.js';
 import { type NativeClip, type NativeClipInfo, native } from './native.js';
@@ -29,7 +29,7 @@ export interface ClipLoadOptions {
 
 /** Where the BPE vocabulary is looked for, in order. */
 export function vocabCandidates(): string[] {
-  const home = process.env.PSIC_HOME ?? join(homedir(), '.cache', 'psic');
+  const home = cacheDir();
   const shared = resolve(process.env.PSIC_SHARED ?? join(process.cwd(), '..', 'shared'));
   return [
     ...(process.env.PSIC_ASSETS ? [join(process.env.PSIC_ASSETS, BPE_VOCAB_FILE)] : []),
@@ -45,7 +45,7 @@ function resolveVocab(explicit?: string): string {
   }
   const found = vocabCandidates().find((p) => existsSync(p));
   if (!found) {
-    throw new PsicWeightsError(`CLIP's BPE vocabulary (${BPE_VOCAB_FILE}) not found; looked in ${vocabCandidates().join(', ')}. Set PSIC_ASSETS or pass a vocab path.`);
+    throw new PsicWeightsError(`CLIP's BPE vocabulary (${BPE_VOCAB_FILE}) not found; looked in ${vocabCandidates().join(', ')}. Run 'psic assets fetch clip-bpe', set PSIC_ASSETS, or pass a vocab path.`);
   }
   return found;
 }

@@ -16,3 +16,4 @@ export type { ImageInput, RawImage, RgbImage } from './image-io.js';
 export { bpp, psnr } from './metrics.js';
 export { Clip } from './clip.js';
 export type { ClipLoadOptions, Features, ImageTensor } from './clip.js';
+export { ASSETS, assetPath, cacheDir, fetchAsset, verifyAsset } from './assets.js';

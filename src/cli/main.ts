@@ -1,5 +1,6 @@
 // psic command-line entry: dispatches to one module per command group.
 import { benchCommand } from './bench-command.js';
+import { assetsCommand } from './assets-commands.js';
 import { clipCommand } from './clip-commands.js';
 import { compressCommand, decompressCommand, infoCommand } from './codec-commands.js';
 import { keygenCommand } from './key-commands.js';
@@ -17,6 +18,7 @@ Commands:
   keygen -o F                            a random 256-bit key (mode 0600)
   model init|info|export-encoder         create, inspect, export models
   clip tokenize|embed                    CLIP tokens and features
+  assets fetch|list                      pinned downloads (CLIP vocabulary, ViT-B/32)
   info IN.psic [--json]                  show a container's header and strings
   bench [--json]                         benchmark speed and rate-distortion on Kodak
 
@@ -33,6 +35,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   keygen: keygenCommand,
   model: modelCommand,
   clip: clipCommand,
+  assets: assetsCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
