@@ -123,6 +123,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ModelWrap::Define(env);
   ClipWrap::Define(env);
   exports.Set("loadClip", Napi::Function::New(env, LoadClip));
+  exports.Set("randomClip", Napi::Function::New(env, RandomClip));
   exports.Set("clipTokenize", Napi::Function::New(env, ClipTokenize));
   exports.Set("clipPreprocess", Napi::Function::New(env, ClipPreprocess));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));

@@ -62,7 +62,8 @@ Napi::Function ClipWrap::Define(Napi::Env env) {
   Napi::Function ctor = DefineClass(env, "NativeClip",
                                     {InstanceMethod("info", &ClipWrap::Info),
                                      InstanceMethod("encodeImage", &ClipWrap::EncodeImage),
-                                     InstanceMethod("encodeText", &ClipWrap::EncodeText)});
+                                     InstanceMethod("encodeText", &ClipWrap::EncodeText),
+                                     InstanceMethod("imageTrainStep", &ClipWrap::ImageTrainStep)});
   g_clip_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
   return ctor;
 }
@@ -134,6 +135,36 @@ Napi::Value ClipWrap::EncodeText(const Napi::CallbackInfo& info) {
         return to_features(model->encode_text(tokens));
       },
       features_to_js);
+}
+
+Napi::Value ClipWrap::ImageTrainStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "imageTrainStep(batch)");
+  const int64_t batch = info[0].ToNumber().Int64Value();
+  if (batch < 1 || batch > 256) throw Napi::TypeError::New(env, "batch must be in [1, 256]");
+  auto model = model_;
+  return PromiseWorker<bool>::Start(
+      env,
+      [model, batch]() {
+        psic::ScopedIntraOpThreads threads(psic::intra_op_threads());
+        const int64_t r = model->dims().image_resolution;
+        model->set_requires_grad(true);
+        const at::Tensor loss = model->encode_image(at::randn({batch, 3, r, r})).pow(2).mean();
+        loss.backward();
+        model->set_requires_grad(false);
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+Napi::Value RandomClip(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].ToString().Utf8Value() : "ViT-B/32";
+  if (name != "ViT-B/32") throw Napi::TypeError::New(env, "randomClip: only 'ViT-B/32' is known");
+  const uint64_t seed = info.Length() > 1 && info[1].IsNumber() ? static_cast<uint64_t>(info[1].ToNumber().Int64Value()) : 0;
+  return PromiseWorker<std::shared_ptr<psic::ClipModel>>::Start(
+      env, [seed]() { return std::make_shared<psic::ClipModel>(psic::ClipModel::random_weights(psic::ClipModel::vit_b_32(), seed)); },
+      [](Napi::Env env, std::shared_ptr<psic::ClipModel>& m) -> Napi::Value { return ClipWrap::Wrap(env, m); });
 }
 
 Napi::Value LoadClip(const Napi::CallbackInfo& info) {

@@ -19,10 +19,14 @@ class ClipWrap : public Napi::ObjectWrap<ClipWrap> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value EncodeImage(const Napi::CallbackInfo& info);
   Napi::Value EncodeText(const Napi::CallbackInfo& info);
+  // Benchmarks: one forward + backward of the image tower (loss = mean squared features).
+  Napi::Value ImageTrainStep(const Napi::CallbackInfo& info);
 
   std::shared_ptr<psic::ClipModel> model_;
 };
 
+// randomClip('ViT-B/32', seed): Promise<NativeClip> with random weights (benchmarks)
+Napi::Value RandomClip(const Napi::CallbackInfo& info);
 // loadClip(path): Promise<NativeClip>
 Napi::Value LoadClip(const Napi::CallbackInfo& info);
 // clipPreprocess(rgb, width, height, resolution): Promise<Float32Array [3, R, R]> (OpenAI's _transform)

@@ -12,8 +12,8 @@ import { psnr } from './metrics.js';
 import { native } from './native.js';
 
 export interface BenchOptions {
-  /** 'codec' (the CompressAI-compatible codec), 'psic' (protected vs full decodes) or 'all'. */
-  suite?: 'codec' | 'psic' | 'all';
+  /** 'codec' (the CompressAI-compatible codec), 'psic' (protected vs full decodes), 'clip' (ViT-B/32 towers) or 'all'. */
+  suite?: 'codec' | 'psic' | 'clip' | 'all';
   /** PSIC model for the psic suite (default: a seeded psic-hyperprior N=128/M=192 whose encoder is the benchmark model's). */
   psicModel?: string;
   model?: string;
@@ -147,6 +147,44 @@ async function psicBench(files: string[], data: string, model: string, options: 
   };
 }
 
+// CLIP at the ViT-B/32 shape with random weights: image tower forward and forward + backward
+// (ms/image) at batch 1 and 8, and the text tower on one 77-token sequence.
+async function clipBench(runs: number, progress: boolean) {
+  const clip = await native().randomClip('ViT-B/32', 0);
+  const R = clip.info().imageResolution;
+  const result: Record<string, number> = {};
+  for (const batch of [1, 8]) {
+    const data = new Float32Array(batch * 3 * R * R).map(() => Math.random() * 2 - 1);
+    const fwd: number[] = [];
+    const train: number[] = [];
+    await clip.encodeImage(data, [batch, 3, R, R]);  // warm-up
+    for (let r = 0; r < runs; r++) {
+      let t0 = performance.now();
+      await clip.encodeImage(data, [batch, 3, R, R]);
+      fwd.push((performance.now() - t0) / batch);
+      t0 = performance.now();
+      await clip.imageTrainStep(batch);
+      train.push((performance.now() - t0) / batch);
+    }
+    result[`imageForwardMsPerImageBatch${batch}`] = round(median(fwd), 1);
+    result[`imageForwardBackwardMsPerImageBatch${batch}`] = round(median(train), 1);
+    if (progress) process.stderr.write(`[clip] batch ${batch}: forward ${median(fwd).toFixed(1)} ms/image, forward+backward ${median(train).toFixed(1)} ms/image\n`);
+  }
+  const ids = new Int32Array(77);
+  ids[0] = 49406;
+  for (let i = 1; i < 76; i++) ids[i] = 320 + i;
+  ids[76] = 49407;
+  const text: number[] = [];
+  await clip.encodeText(ids, [1, 77]);
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    await clip.encodeText(ids, [1, 77]);
+    text.push(performance.now() - t0);
+  }
+  result.textForwardMs77Tokens = round(median(text), 1);
+  return { shape: 'ViT-B/32 (random weights)', ...result };
+}
+
 export async function runBench(options: BenchOptions = {}) {
   const shared = sharedDir();
   const model = options.model ?? join(shared, 'fixtures', 'compressai-hyperprior', 'hyperprior-N128-M192.pth.tar');
@@ -160,8 +198,13 @@ export async function runBench(options: BenchOptions = {}) {
   if (files.length === 0) throw new PsicInputError(`no images in ${data}`);
 
   const suite = options.suite ?? 'all';
-  if (!['codec', 'psic', 'all'].includes(suite)) throw new PsicInputError(`--suite must be codec, psic or all`);
-  const psic = suite === 'codec' ? undefined : await psicBench(files, data, model, options, runs, progress);
+  if (!['codec', 'psic', 'clip', 'all'].includes(suite)) throw new PsicInputError(`--suite must be codec, psic, clip or all`);
+  if (suite === 'clip') {
+    await Codec.load(model);  // sets the thread count as every suite does
+    return { runs, threads: native().getThreads(), cores: availableParallelism(), clip: await clipBench(runs, progress) };
+  }
+  const psic = suite === 'psic' || suite === 'all' ? await psicBench(files, data, model, options, runs, progress) : undefined;
+  const clip = suite === 'all' ? await clipBench(runs, progress) : undefined;
   if (suite === 'psic') return { model, data, images: files.length, runs, threads: native().getThreads(), cores: availableParallelism(), psic };
   const fast = await Codec.load(model, { path: 'fast' });
   const compat = await Codec.load(model, { path: 'compat' });
@@ -266,6 +309,7 @@ export async function runBench(options: BenchOptions = {}) {
         : undefined,
     },
     psic,
+    clip,
     perImage,
   };
 }

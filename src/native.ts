@@ -118,11 +118,15 @@ export interface NativeClip {
   info(): NativeClipInfo;
   encodeImage(data: Float32Array, shape: number[]): Promise<NativeFeatures>;
   encodeText(ids: Int32Array, shape: number[]): Promise<NativeFeatures>;
+  /** One forward + backward of the image tower on random images (benchmarks). */
+  imageTrainStep(batch: number): Promise<void>;
 }
 
 export interface NativeAddon {
   /** CLIP weights: OpenAI .pt (TorchScript), state_dict .pt, .safetensors (OpenAI or Hugging Face names). */
   loadClip(path: string): Promise<NativeClip>;
+  /** A CLIP with random weights of a published shape (benchmarks). */
+  randomClip(shape: 'ViT-B/32', seed?: number): Promise<NativeClip>;
   /** CLIP's tokenizer: [texts.length × contextLength] ids. */
   clipTokenize(vocabPath: string, texts: string[], contextLength: number, truncate: boolean): Int32Array;
   /** OpenAI's _transform(resolution) of RGB pixels (HWC): [3, R, R] normalized. */

@@ -52,6 +52,55 @@ ClipModel::ClipModel(const NamedTensors& state) {
   causal_mask_ = at::full({dims_.context_length, dims_.context_length}, -INFINITY, at::kFloat).triu_(1);
 }
 
+ClipDims ClipModel::vit_b_32() { return {512, 224, 12, 768, 32, 12, 77, 49408, 512, 8, 12}; }
+
+NamedTensors ClipModel::random_weights(const ClipDims& d, uint64_t seed) {
+  at::manual_seed(seed);
+  NamedTensors w;
+  auto randn = [&](const std::string& name, std::vector<int64_t> shape, double std) {
+    w.emplace_back(name, at::randn(shape, at::kFloat) * std);
+  };
+  auto blocks = [&](const std::string& prefix, int64_t layers, int64_t W) {
+    for (int64_t i = 0; i < layers; ++i) {
+      const std::string p = prefix + std::to_string(i) + ".";
+      randn(p + "attn.in_proj_weight", {3 * W, W}, 0.02);
+      w.emplace_back(p + "attn.in_proj_bias", at::zeros({3 * W}));
+      randn(p + "attn.out_proj.weight", {W, W}, 0.02);
+      w.emplace_back(p + "attn.out_proj.bias", at::zeros({W}));
+      for (const char* ln : {"ln_1", "ln_2"}) {
+        w.emplace_back(p + ln + ".weight", at::ones({W}));
+        w.emplace_back(p + ln + ".bias", at::zeros({W}));
+      }
+      randn(p + "mlp.c_fc.weight", {4 * W, W}, 0.02);
+      w.emplace_back(p + "mlp.c_fc.bias", at::zeros({4 * W}));
+      randn(p + "mlp.c_proj.weight", {W, 4 * W}, 0.02);
+      w.emplace_back(p + "mlp.c_proj.bias", at::zeros({W}));
+    }
+  };
+  const int64_t V = d.vision_width, T = d.transformer_width, grid = d.image_resolution / d.vision_patch_size;
+  randn("visual.conv1.weight", {V, 3, d.vision_patch_size, d.vision_patch_size}, 0.02);
+  randn("visual.class_embedding", {V}, 0.02);
+  randn("visual.positional_embedding", {grid * grid + 1, V}, 0.01);
+  for (const char* ln : {"visual.ln_pre", "visual.ln_post"}) {
+    w.emplace_back(std::string(ln) + ".weight", at::ones({V}));
+    w.emplace_back(std::string(ln) + ".bias", at::zeros({V}));
+  }
+  blocks("visual.transformer.resblocks.", d.vision_layers, V);
+  randn("visual.proj", {V, d.embed_dim}, 0.02);
+  randn("token_embedding.weight", {d.vocab_size, T}, 0.02);
+  randn("positional_embedding", {d.context_length, T}, 0.01);
+  blocks("transformer.resblocks.", d.transformer_layers, T);
+  w.emplace_back("ln_final.weight", at::ones({T}));
+  w.emplace_back("ln_final.bias", at::zeros({T}));
+  randn("text_projection", {T, d.embed_dim}, 0.02);
+  w.emplace_back("logit_scale", at::full({}, std::log(1 / 0.07)));
+  return w;
+}
+
+void ClipModel::set_requires_grad(bool requires) {
+  for (auto& [name, t] : w_) t.requires_grad_(requires);
+}
+
 const at::Tensor& ClipModel::weight(const std::string& name) const {
   auto it = w_.find(name);
   if (it == w_.end()) throw WeightsError("CLIP weights: missing '" + name + "'");

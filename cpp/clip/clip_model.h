@@ -28,6 +28,13 @@ class ClipModel {
   // logits_per_image [B_img, B_txt] = exp(logit_scale) * normalized image @ normalized text^T.
   at::Tensor logits(const at::Tensor& image_features, const at::Tensor& text_features) const;
 
+  // A randomly initialized model of the given dimensions (benchmarks, tests).
+  static NamedTensors random_weights(const ClipDims& dims, uint64_t seed);
+  // The published ViT-B/32 dimensions.
+  static ClipDims vit_b_32();
+  // Training: make every weight a leaf that requires (or not) a gradient.
+  void set_requires_grad(bool requires);
+
   const ClipDims& dims() const { return dims_; }
   const at::Tensor& weight(const std::string& name) const;
   std::vector<at::Tensor> parameters() const;

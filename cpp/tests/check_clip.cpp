@@ -83,3 +83,17 @@ PSIC_CHECK_CASE("clip preprocessing: PIL bicubic resize + crop and the different
   y.sum().backward();
   EXPECT_MSG(x.grad().defined() && x.grad().abs().sum().item<double>() > 0, "differentiable");
 }
+
+PSIC_CHECK_CASE("clip: random ViT-B/32-shaped weights load with the published dimensions and train") {
+  const psic::ClipDims b32 = psic::ClipModel::vit_b_32();
+  psic::ClipDims small = b32;
+  small.vision_layers = small.transformer_layers = 1;  // keep the check fast
+  psic::ClipModel clip(psic::ClipModel::random_weights(small, 0));
+  const auto& d = clip.dims();
+  EXPECT(d.embed_dim == 512 && d.image_resolution == 224 && d.vision_width == 768 && d.vision_heads == 12 &&
+         d.vision_patch_size == 32 && d.transformer_width == 512 && d.transformer_heads == 8);
+  clip.set_requires_grad(true);
+  const at::Tensor loss = clip.encode_image(at::randn({1, 3, 224, 224})).pow(2).mean();
+  loss.backward();
+  EXPECT(clip.weight("visual.conv1.weight").grad().defined());
+}

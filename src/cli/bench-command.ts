@@ -3,14 +3,15 @@ import { runBench } from '../bench.js';
 import { PsicInputError } from '../errors.js';
 import { parse } from './usage.js';
 
-const HELP = `Usage: psic bench [--json] [--suite codec|psic|all] [--model M] [--psic-model P] [--data DIR] [--images N] [--runs N]
+const HELP = `Usage: psic bench [--json] [--suite codec|psic|clip|all] [--model M] [--psic-model P] [--data DIR] [--images N] [--runs N]
 
 Benchmarks encode/decode speed (split into transforms and entropy coding), the sub-pixel
 decoder against ConvTranspose2d, the fast path against the CompressAI-compatible path, rANS
 throughput, and bpp/PSNR, on Kodak (\${PSIC_SHARED:-../shared}/data/kodak) with the N=128/M=192
 CompressAI checkpoint. The psic suite decodes each image protected and full (with a key) and
 reports both decode speeds and the synthesis share of decoding (default model: a seeded
-psic-hyperprior N=128/M=192 on the same encoder). Medians of --runs runs (default 5).
+psic-hyperprior N=128/M=192 on the same encoder). The clip suite times CLIP's towers at the
+ViT-B/32 shape with random weights. Medians of --runs runs (default 5).
 Progress goes to stderr on a TTY.
 `;
 
@@ -37,7 +38,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   );
   if (!args) return;
   const result = await runBench({
-    suite: args.values.suite as 'codec' | 'psic' | 'all' | undefined,
+    suite: args.values.suite as 'codec' | 'psic' | 'clip' | 'all' | undefined,
     psicModel: args.values['psic-model'] as string | undefined,
     model: args.values.model as string | undefined,
     data: args.values.data as string | undefined,
@@ -48,7 +49,9 @@ export async function benchCommand(argv: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
-  const p = result.psic;
+  const c = 'clip' in result ? result.clip : undefined;
+  if (c) process.stdout.write(`clip (${c.shape}): ${JSON.stringify(c)}\n`);
+  const p = 'psic' in result ? result.psic : undefined;
   if (p) {
     process.stdout.write(`psic: protected decode ${p.protectedDecodeMPps} MP/s, full decode ${p.fullDecodeMPps} MP/s, synthesis ${(p.synthesisShareOfDecode * 100).toFixed(1)}% of decoding\n`);
   }
