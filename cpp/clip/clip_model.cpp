@@ -26,30 +26,100 @@ int64_t count_layers(const std::map<std::string, at::Tensor>& w, const std::stri
 
 }  // namespace
 
-ClipModel::ClipModel(const NamedTensors& state) {
+ClipDims ClipModel::infer_dims(const NamedTensors& state) {
+  std::map<std::string, at::Tensor> w(state.begin(), state.end());
+  auto get = [&](const std::string& name) -> const at::Tensor& {
+    auto it = w.find(name);
+    if (it == w.end()) throw WeightsError("CLIP weights: missing '" + name + "'");
+    return it->second;
+  };
+  ClipDims d{};
+  const auto& conv1 = get("visual.conv1.weight");
+  if (conv1.dim() != 4) throw WeightsError("CLIP weights: visual.conv1.weight must be 4-D");
+  d.vision_width = conv1.size(0);
+  d.vision_patch_size = conv1.size(-1);
+  d.vision_layers = count_layers(w, "visual.transformer.resblocks.");
+  const int64_t grid = std::llround(std::sqrt(static_cast<double>(get("visual.positional_embedding").size(0) - 1)));
+  d.image_resolution = d.vision_patch_size * grid;
+  d.vision_heads = d.vision_width / 64;
+  d.embed_dim = get("text_projection").size(1);
+  d.context_length = get("positional_embedding").size(0);
+  d.vocab_size = get("token_embedding.weight").size(0);
+  d.transformer_width = get("ln_final.weight").size(0);
+  d.transformer_heads = d.transformer_width / 64;
+  d.transformer_layers = count_layers(w, "transformer.resblocks.");
+  if (d.vision_layers < 1 || d.transformer_layers < 1 || d.vision_heads < 1 || d.transformer_heads < 1)
+    throw WeightsError("CLIP weights: no transformer layers or widths below 64");
+  return d;
+}
+
+ClipModel::ClipModel(const NamedTensors& state) : dims_(infer_dims(state)) {
+  // Names and shapes must be exactly those of OpenAI's state_dict for these dimensions.
+  std::map<std::string, at::Tensor> given;
   for (const auto& [name, t] : state) {
     // The released archives carry three int64 scalars that build_model drops.
     if (name == "input_resolution" || name == "context_length" || name == "vocab_size") continue;
-    w_[name] = t.to(at::kFloat).contiguous();
+    given[name] = t;
   }
-  const auto& conv1 = weight("visual.conv1.weight");
-  dims_.vision_width = conv1.size(0);
-  dims_.vision_patch_size = conv1.size(-1);
-  dims_.vision_layers = count_layers(w_, "visual.transformer.resblocks.");
-  const int64_t grid = std::llround(std::sqrt(static_cast<double>(weight("visual.positional_embedding").size(0) - 1)));
-  dims_.image_resolution = dims_.vision_patch_size * grid;
-  dims_.vision_heads = dims_.vision_width / 64;
-  dims_.embed_dim = weight("text_projection").size(1);
-  dims_.context_length = weight("positional_embedding").size(0);
-  dims_.vocab_size = weight("token_embedding.weight").size(0);
-  dims_.transformer_width = weight("ln_final.weight").size(0);
-  dims_.transformer_heads = dims_.transformer_width / 64;
-  dims_.transformer_layers = count_layers(w_, "transformer.resblocks.");
-  if (dims_.vision_layers < 1 || dims_.transformer_layers < 1 || dims_.vision_heads < 1 || dims_.transformer_heads < 1 ||
-      weight("visual.proj").size(1) != dims_.embed_dim || weight("logit_scale").numel() != 1)
-    throw WeightsError("CLIP weights are inconsistent (layers, heads or projections)");
+  std::vector<std::string> problems;
+  for (const auto& [name, shape] : state_layout(dims_)) {
+    auto it = given.find(name);
+    if (it == given.end()) {
+      problems.push_back("missing " + name);
+      continue;
+    }
+    if (it->second.sizes() != at::IntArrayRef(shape)) problems.push_back(name + " has the wrong shape");
+    else w_[name] = it->second.to(at::kFloat).contiguous();  // fp16 weights become fp32
+    given.erase(it);
+  }
+  for (const auto& [name, t] : given) problems.push_back("unexpected " + name);
+  if (!problems.empty()) {
+    std::string msg = "CLIP weights do not fit the model their dimensions describe: ";
+    for (size_t i = 0; i < std::min<size_t>(problems.size(), 8); ++i) msg += (i ? "; " : "") + problems[i];
+    if (problems.size() > 8) msg += "; and " + std::to_string(problems.size() - 8) + " more";
+    throw WeightsError(msg);
+  }
   // Additive causal mask: -inf above the diagonal.
   causal_mask_ = at::full({dims_.context_length, dims_.context_length}, -INFINITY, at::kFloat).triu_(1);
+}
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> ClipModel::state_layout(const ClipDims& d) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> l;
+  auto blocks = [&](const std::string& prefix, int64_t layers, int64_t W) {
+    for (int64_t i = 0; i < layers; ++i) {
+      const std::string p = prefix + std::to_string(i) + ".";
+      l.push_back({p + "attn.in_proj_weight", {3 * W, W}});
+      l.push_back({p + "attn.in_proj_bias", {3 * W}});
+      l.push_back({p + "attn.out_proj.weight", {W, W}});
+      l.push_back({p + "attn.out_proj.bias", {W}});
+      l.push_back({p + "ln_1.weight", {W}});
+      l.push_back({p + "ln_1.bias", {W}});
+      l.push_back({p + "mlp.c_fc.weight", {4 * W, W}});
+      l.push_back({p + "mlp.c_fc.bias", {4 * W}});
+      l.push_back({p + "mlp.c_proj.weight", {W, 4 * W}});
+      l.push_back({p + "mlp.c_proj.bias", {W}});
+      l.push_back({p + "ln_2.weight", {W}});
+      l.push_back({p + "ln_2.bias", {W}});
+    }
+  };
+  const int64_t V = d.vision_width, T = d.transformer_width, grid = d.image_resolution / d.vision_patch_size;
+  l.push_back({"positional_embedding", {d.context_length, T}});
+  l.push_back({"text_projection", {T, d.embed_dim}});
+  l.push_back({"logit_scale", {}});
+  l.push_back({"visual.class_embedding", {V}});
+  l.push_back({"visual.positional_embedding", {grid * grid + 1, V}});
+  l.push_back({"visual.proj", {V, d.embed_dim}});
+  l.push_back({"visual.conv1.weight", {V, 3, d.vision_patch_size, d.vision_patch_size}});
+  l.push_back({"visual.ln_pre.weight", {V}});
+  l.push_back({"visual.ln_pre.bias", {V}});
+  blocks("visual.transformer.resblocks.", d.vision_layers, V);
+  l.push_back({"visual.ln_post.weight", {V}});
+  l.push_back({"visual.ln_post.bias", {V}});
+  blocks("transformer.resblocks.", d.transformer_layers, T);
+  l.push_back({"token_embedding.weight", {d.vocab_size, T}});
+  l.push_back({"ln_final.weight", {T}});
+  l.push_back({"ln_final.bias", {T}});
+  return l;
 }
 
 ClipDims ClipModel::vit_b_32() { return {512, 224, 12, 768, 32, 12, 77, 49408, 512, 8, 12}; }
@@ -57,43 +127,16 @@ ClipDims ClipModel::vit_b_32() { return {512, 224, 12, 768, 32, 12, 77, 49408, 5
 NamedTensors ClipModel::random_weights(const ClipDims& d, uint64_t seed) {
   at::manual_seed(seed);
   NamedTensors w;
-  auto randn = [&](const std::string& name, std::vector<int64_t> shape, double std) {
-    w.emplace_back(name, at::randn(shape, at::kFloat) * std);
+  auto ends_with = [](const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  auto blocks = [&](const std::string& prefix, int64_t layers, int64_t W) {
-    for (int64_t i = 0; i < layers; ++i) {
-      const std::string p = prefix + std::to_string(i) + ".";
-      randn(p + "attn.in_proj_weight", {3 * W, W}, 0.02);
-      w.emplace_back(p + "attn.in_proj_bias", at::zeros({3 * W}));
-      randn(p + "attn.out_proj.weight", {W, W}, 0.02);
-      w.emplace_back(p + "attn.out_proj.bias", at::zeros({W}));
-      for (const char* ln : {"ln_1", "ln_2"}) {
-        w.emplace_back(p + ln + ".weight", at::ones({W}));
-        w.emplace_back(p + ln + ".bias", at::zeros({W}));
-      }
-      randn(p + "mlp.c_fc.weight", {4 * W, W}, 0.02);
-      w.emplace_back(p + "mlp.c_fc.bias", at::zeros({4 * W}));
-      randn(p + "mlp.c_proj.weight", {W, 4 * W}, 0.02);
-      w.emplace_back(p + "mlp.c_proj.bias", at::zeros({W}));
-    }
-  };
-  const int64_t V = d.vision_width, T = d.transformer_width, grid = d.image_resolution / d.vision_patch_size;
-  randn("visual.conv1.weight", {V, 3, d.vision_patch_size, d.vision_patch_size}, 0.02);
-  randn("visual.class_embedding", {V}, 0.02);
-  randn("visual.positional_embedding", {grid * grid + 1, V}, 0.01);
-  for (const char* ln : {"visual.ln_pre", "visual.ln_post"}) {
-    w.emplace_back(std::string(ln) + ".weight", at::ones({V}));
-    w.emplace_back(std::string(ln) + ".bias", at::zeros({V}));
+  for (const auto& [name, shape] : state_layout(d)) {
+    const bool layer_norm = name.find("ln_") != std::string::npos;
+    if (name == "logit_scale") w.emplace_back(name, at::full({}, std::log(1 / 0.07)));
+    else if (layer_norm && ends_with(name, ".weight")) w.emplace_back(name, at::ones(shape));
+    else if (ends_with(name, "bias")) w.emplace_back(name, at::zeros(shape));
+    else w.emplace_back(name, at::randn(shape) * (name.find("positional") != std::string::npos ? 0.01 : 0.02));
   }
-  blocks("visual.transformer.resblocks.", d.vision_layers, V);
-  randn("visual.proj", {V, d.embed_dim}, 0.02);
-  randn("token_embedding.weight", {d.vocab_size, T}, 0.02);
-  randn("positional_embedding", {d.context_length, T}, 0.01);
-  blocks("transformer.resblocks.", d.transformer_layers, T);
-  w.emplace_back("ln_final.weight", at::ones({T}));
-  w.emplace_back("ln_final.bias", at::zeros({T}));
-  randn("text_projection", {T, d.embed_dim}, 0.02);
-  w.emplace_back("logit_scale", at::full({}, std::log(1 / 0.07)));
   return w;
 }
 

@@ -28,6 +28,10 @@ class ClipModel {
   // logits_per_image [B_img, B_txt] = exp(logit_scale) * normalized image @ normalized text^T.
   at::Tensor logits(const at::Tensor& image_features, const at::Tensor& text_features) const;
 
+  // Every tensor of OpenAI's state_dict for these dimensions, with its shape, in one fixed order.
+  static std::vector<std::pair<std::string, std::vector<int64_t>>> state_layout(const ClipDims& dims);
+  // Infers the dimensions from OpenAI-named weights (build_model's rules).
+  static ClipDims infer_dims(const NamedTensors& state);
   // A randomly initialized model of the given dimensions (benchmarks, tests).
   static NamedTensors random_weights(const ClipDims& dims, uint64_t seed);
   // The published ViT-B/32 dimensions.

@@ -10,6 +10,9 @@
 #include "clip/clip_preprocess.h"
 #include "clip/clip_weights.h"
 #include "errors.h"
+#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <map>
 
 namespace fs = std::filesystem;
 
@@ -96,4 +99,41 @@ PSIC_CHECK_CASE("clip: random ViT-B/32-shaped weights load with the published di
   const at::Tensor loss = clip.encode_image(at::randn({1, 3, 224, 224})).pow(2).mean();
   loss.backward();
   EXPECT(clip.weight("visual.conv1.weight").grad().defined());
+}
+
+PSIC_CHECK_CASE("clip: the loader expects exactly the keys and shapes of the released ViT-B/32, B/16, L/14") {
+  PSIC_NEEDS_SHARED();
+  std::ifstream f(clip_dir() / "vit-b-32-manifest.json");
+  const auto manifest = nlohmann::json::parse(f);
+  for (const auto& [name, m] : manifest["models"].items()) {
+    const auto& c = m["config"];
+    psic::ClipDims d{c["embed_dim"], c["image_resolution"], c["vision_layers"], c["vision_width"], c["vision_patch_size"],
+                     c["vision_width"].get<int64_t>() / 64, c["context_length"], c["vocab_size"], c["transformer_width"],
+                     c["transformer_heads"], c["transformer_layers"]};
+    std::map<std::string, std::vector<int64_t>> expected;
+    for (const auto& k : m["keys"]) {
+      const std::string key = k["key"];
+      if (key == "input_resolution" || key == "context_length" || key == "vocab_size") continue;
+      expected[key] = k["shape"].get<std::vector<int64_t>>();
+    }
+    std::map<std::string, std::vector<int64_t>> ours;
+    for (const auto& [key, shape] : psic::ClipModel::state_layout(d)) ours[key] = shape;
+    EXPECT_MSG(ours == expected, name + ": the layout differs from the release (" + std::to_string(ours.size()) + " vs " +
+                                     std::to_string(expected.size()) + " keys)");
+  }
+  // A missing or unexpected key, or a wrong shape, is a clear error.
+  psic::ClipDims tiny = psic::ClipModel::vit_b_32();
+  tiny.vision_layers = tiny.transformer_layers = 1;
+  auto weights = psic::ClipModel::random_weights(tiny, 1);
+  auto missing = weights;
+  missing.erase(std::remove_if(missing.begin(), missing.end(), [](const auto& kv) { return kv.first == "visual.ln_post.bias"; }), missing.end());
+  try {
+    psic::ClipModel bad(missing);
+    EXPECT_MSG(false, "a missing key was accepted");
+  } catch (const psic::WeightsError& e) {
+    EXPECT_MSG(std::string(e.what()).find("missing visual.ln_post.bias") != std::string::npos, e.what());
+  }
+  auto extra = weights;
+  extra.emplace_back("visual.extra", at::zeros({1}));
+  EXPECT_THROWS_AS(psic::ClipModel{extra}, psic::WeightsError);
 }
