@@ -66,35 +66,33 @@ uint8_t clip8(int64_t v) {
 
 }  // namespace
 
+namespace {
+// One separable pass along an axis of an 8-bit RGB image: `lines` lines of `in_len` pixels, the
+// pixel i of line l at (l * line_stride + i * pixel_stride) * 3 in both images.
+std::vector<uint8_t> resample_axis(const std::vector<uint8_t>& src, int64_t lines, int64_t in_len, int64_t out_len,
+                                   int64_t in_line_stride, int64_t in_pixel_stride, int64_t out_line_stride,
+                                   int64_t out_pixel_stride) {
+  const Taps t = taps(in_len, out_len);
+  std::vector<uint8_t> out(static_cast<size_t>(lines * out_len * 3));
+  for (int64_t l = 0; l < lines; ++l)
+    for (int64_t x = 0; x < out_len; ++x)
+      for (int c = 0; c < 3; ++c) {
+        int64_t ss = int64_t(1) << (kPrecisionBits - 1);
+        for (int64_t i = 0; i < t.count[x]; ++i)
+          ss += int64_t(src[(l * in_line_stride + (t.first[x] + i) * in_pixel_stride) * 3 + c]) * t.weights[x * t.ksize + i];
+        out[(l * out_line_stride + x * out_pixel_stride) * 3 + c] = clip8(ss);
+      }
+  return out;
+}
+}  // namespace
+
 std::vector<uint8_t> pil_bicubic_resize(const uint8_t* rgb, int64_t w, int64_t h, int64_t ow, int64_t oh) {
   if (w <= 0 || h <= 0 || ow <= 0 || oh <= 0) throw InputError("resize: sizes must be positive");
   // Horizontal pass (to 8 bits), then vertical, as PIL does; a pass is skipped when that size is unchanged.
-  std::vector<uint8_t> mid(rgb, rgb + w * h * 3);
-  int64_t mw = w;
-  if (ow != w) {
-    const Taps t = taps(w, ow);
-    std::vector<uint8_t> out(static_cast<size_t>(ow * h * 3));
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < ow; ++x)
-        for (int c = 0; c < 3; ++c) {
-          int64_t ss = int64_t(1) << (kPrecisionBits - 1);
-          for (int64_t i = 0; i < t.count[x]; ++i) ss += int64_t(mid[(y * w + t.first[x] + i) * 3 + c]) * t.weights[x * t.ksize + i];
-          out[(y * ow + x) * 3 + c] = clip8(ss);
-        }
-    mid.swap(out);
-    mw = ow;
-  }
-  if (oh == h) return mid;
-  const Taps t = taps(h, oh);
-  std::vector<uint8_t> out(static_cast<size_t>(mw * oh * 3));
-  for (int64_t y = 0; y < oh; ++y)
-    for (int64_t x = 0; x < mw; ++x)
-      for (int c = 0; c < 3; ++c) {
-        int64_t ss = int64_t(1) << (kPrecisionBits - 1);
-        for (int64_t i = 0; i < t.count[y]; ++i) ss += int64_t(mid[((t.first[y] + i) * mw + x) * 3 + c]) * t.weights[y * t.ksize + i];
-        out[(y * mw + x) * 3 + c] = clip8(ss);
-      }
-  return out;
+  std::vector<uint8_t> img(rgb, rgb + w * h * 3);
+  if (ow != w) img = resample_axis(img, h, w, ow, /*in line*/ w, 1, /*out line*/ ow, 1);
+  if (oh != h) img = resample_axis(img, ow, h, oh, /*in line*/ 1, ow, /*out line*/ 1, ow);
+  return img;
 }
 
 std::vector<uint8_t> clip_resize_crop(const uint8_t* rgb, int64_t w, int64_t h, int64_t r) {

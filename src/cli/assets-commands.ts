@@ -1,6 +1,6 @@
 // psic assets fetch NAME | list.
 import { ASSETS, assetPath, cacheDir, fetchAsset } from '../assets.js';
-import { UsageError, onePositional, parse } from './usage.js';
+import { onePositional, parse, runSubcommand } from './usage.js';
 
 const HELP = `Usage:
   psic assets fetch NAME [--url URL] [--dir DIR] [--json]
@@ -10,24 +10,21 @@ const HELP = `Usage:
 Known: ${Object.keys(ASSETS).join(', ')}. PSIC_ASSETS points at a folder of local copies.
 `;
 
-export async function assetsCommand(argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    process.stdout.write(HELP);
-    if (sub === undefined) throw new UsageError('missing subcommand (fetch, list)');
-    return;
-  }
-  if (sub === 'list') {
-    const args = parse(rest, { json: { type: 'boolean' } }, HELP);
-    if (!args) return;
-    const rows = Object.values(ASSETS).map((a) => ({ name: a.name, file: a.file, sha256: a.sha256, path: assetPath(a.name) ?? null }));
-    process.stdout.write(args.values.json ? `${JSON.stringify({ cache: cacheDir(), assets: rows })}\n` : rows.map((r) => `${r.name.padEnd(16)} ${r.path ?? '(not present)'}`).join('\n') + '\n');
-    return;
-  }
-  if (sub !== 'fetch') throw new UsageError(`unknown assets subcommand '${sub}'`);
-  const args = parse(rest, { url: { type: 'string' }, dir: { type: 'string' }, json: { type: 'boolean' } }, HELP);
+async function list(argv: string[]): Promise<void> {
+  const args = parse(argv, { json: { type: 'boolean' } }, HELP);
+  if (!args) return;
+  const rows = Object.values(ASSETS).map((a) => ({ name: a.name, file: a.file, sha256: a.sha256, path: assetPath(a.name) ?? null }));
+  process.stdout.write(args.values.json ? `${JSON.stringify({ cache: cacheDir(), assets: rows })}\n` : rows.map((r) => `${r.name.padEnd(16)} ${r.path ?? '(not present)'}`).join('\n') + '\n');
+}
+
+async function fetch(argv: string[]): Promise<void> {
+  const args = parse(argv, { url: { type: 'string' }, dir: { type: 'string' }, json: { type: 'boolean' } }, HELP);
   if (!args) return;
   const name = onePositional(args.positionals, 'asset name');
   const path = await fetchAsset(name, { url: args.values.url as string | undefined, dir: args.values.dir as string | undefined });
   process.stdout.write(args.values.json ? `${JSON.stringify({ name, path })}\n` : `${name}: ${path}\n`);
+}
+
+export async function assetsCommand(argv: string[]): Promise<void> {
+  await runSubcommand('assets', argv, HELP, { fetch, list });
 }

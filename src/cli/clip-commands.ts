@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Clip, type Features } from '../clip.js';
 import { tokenizeTexts } from '../clip-tokenize.js';
 import { PsicInputError } from '../errors.js';
-import { UsageError, parse, requireString } from './usage.js';
+import { UsageError, parse, requireString, runSubcommand } from './usage.js';
 
 const HELP = `Usage:
   psic clip tokenize TEXT [TEXT...] [--json] [--vocab V]
@@ -76,14 +76,5 @@ async function embed(argv: string[]): Promise<void> {
 }
 
 export async function clipCommand(argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    process.stdout.write(HELP);
-    if (sub === undefined) throw new UsageError('missing subcommand (tokenize, embed)');
-    return;
-  }
-  const subs: Record<string, (a: string[]) => Promise<void>> = { tokenize, embed };
-  const fn = subs[sub];
-  if (!fn) throw new UsageError(`unknown clip subcommand '${sub}'`);
-  await fn(rest);
+  await runSubcommand('clip', argv, HELP, { tokenize, embed });
 }

@@ -1,7 +1,7 @@
 // psic model init | info | export-encoder.
 import { Codec } from '../codec.js';
 import { PsicInputError } from '../errors.js';
-import { UsageError, onePositional, parse, requireString } from './usage.js';
+import { UsageError, onePositional, parse, requireString, runSubcommand } from './usage.js';
 
 const HELP = `Usage:
   psic model init --arch psic-hyperprior|psic-factorized|reference --N n --M m [--seed s] [--condition-dim d] [--from CKPT] -o M
@@ -85,14 +85,5 @@ async function exportEncoder(argv: string[]): Promise<void> {
 }
 
 export async function modelCommand(argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    process.stdout.write(HELP);
-    if (sub === undefined) throw new UsageError('missing subcommand (init, info, export-encoder)');
-    return;
-  }
-  const subs: Record<string, (a: string[]) => Promise<void>> = { init, info, 'export-encoder': exportEncoder };
-  const fn = subs[sub];
-  if (!fn) throw new UsageError(`unknown model subcommand '${sub}'`);
-  await fn(rest);
+  await runSubcommand('model', argv, HELP, { init, info, 'export-encoder': exportEncoder });
 }

@@ -53,3 +53,17 @@ export async function runCommand(fn: () => Promise<void>): Promise<number> {
     return 1;
   }
 }
+
+/** Dispatches `psic GROUP SUB ...` to one of `subs`; no SUB prints the help and is a usage error. */
+export async function runSubcommand(group: string, argv: string[], help: string,
+                                    subs: Record<string, (argv: string[]) => Promise<void>>): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    process.stdout.write(help);
+    if (sub === undefined) throw new UsageError(`missing subcommand (${Object.keys(subs).join(', ')})`);
+    return;
+  }
+  const fn = subs[sub];
+  if (!fn) throw new UsageError(`unknown ${group} subcommand '${sub}'`);
+  await fn(rest);
+}
