@@ -8,6 +8,7 @@
 #include "js_errors.h"
 #include "clip_wrap.h"
 #include "model_wrap.h"
+#include "tfjs_wrap.h"
 #include "util/threads.h"
 
 namespace psic_binding {
@@ -122,6 +123,8 @@ Napi::Value RansDecode(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ModelWrap::Define(env);
   ClipWrap::Define(env);
+  TfjsWrap::Define(env);
+  exports.Set("loadTfjsGraph", Napi::Function::New(env, LoadTfjsGraph));
   exports.Set("loadClip", Napi::Function::New(env, LoadClip));
   exports.Set("randomClip", Napi::Function::New(env, RandomClip));
   exports.Set("clipTokenize", Napi::Function::New(env, ClipTokenize));

@@ -122,7 +122,15 @@ export interface NativeClip {
   imageTrainStep(batch: number): Promise<void>;
 }
 
+export interface NativeTfjsGraph {
+  info(): { input: string; outputs: string[]; ops: string[] };
+  /** Runs the graph on NHWC float32; every output (ints as floats) by node name. */
+  run(data: Float32Array, shape: number[]): Promise<Record<string, { data: Float32Array; shape: number[] }>>;
+}
+
 export interface NativeAddon {
+  /** A TF.js graph model (model.json + shards) imported into LibTorch. */
+  loadTfjsGraph(path: string): Promise<NativeTfjsGraph>;
   /** CLIP weights: OpenAI .pt (TorchScript), state_dict .pt, .safetensors (OpenAI or Hugging Face names). */
   loadClip(path: string): Promise<NativeClip>;
   /** A CLIP with random weights of a published shape (benchmarks). */
