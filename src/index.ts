@@ -17,3 +17,4 @@ export { bpp, psnr } from './metrics.js';
 export { Clip } from './clip.js';
 export type { ClipLoadOptions, Features, ImageTensor } from './clip.js';
 export { ASSETS, assetPath, cacheDir, fetchAsset, verifyAsset } from './assets.js';
+export { HUMAN_MODELS, TfjsTarget, humanModelPath } from './targets.js';

@@ -60,3 +60,25 @@ t.test('imported graphs match the TF.js runtime within 1e-3', needsModels, async
     tf.dispose([input, ...list]);
   }
 });
+
+t.test('psic target run and clear errors', needsModels, async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { psic } = await import('./helpers/cli.js');
+  const { TfjsTarget, PsicWeightsError } = await import('../src/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'psic-tfjs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const input = new Float32Array(64 * 64).map((_, i) => (i % 97) / 97);
+  writeFileSync(join(dir, 'x.bin'), Buffer.from(input.buffer));
+  const r = psic(['target', 'run', '--target', 'human:emotion', '--input-tensor', join(dir, 'x.bin'), '--shape', '1,64,64,1', '--json']);
+  t.equal(r.status, 0, { stderr: r.stderr });
+  const cli = JSON.parse(r.stdout).outputs.Identity[0] as number[];
+  const direct = await (await TfjsTarget.load('human:emotion')).run(input, [1, 64, 64, 1]);
+  t.same(cli.map((v) => Math.fround(v)), Array.from(direct.Identity.data), 'the CLI prints every output as nested arrays');
+  t.equal(psic(['target', 'run', '--target', 'human:emotion', '--input-tensor', join(dir, 'x.bin'), '--shape', '1,64,64,3', '--json']).status, 1, 'a wrong shape is an error');
+  // A graph with an op the importer lacks: a clear error naming it.
+  writeFileSync(join(dir, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [
+    { name: 'x', op: 'Placeholder', attr: {} }, { name: 'y', op: 'FancyOp', input: ['x'], attr: {} }] }, weightsManifest: [] }));
+  await t.rejects(TfjsTarget.load(join(dir, 'model.json')), { name: 'PsicWeightsError', message: /unsupported TF\.js op 'FancyOp'/ });
+  t.ok(PsicWeightsError);
+});

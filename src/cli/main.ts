@@ -5,6 +5,7 @@ import { clipCommand } from './clip-commands.js';
 import { compressCommand, decompressCommand, infoCommand } from './codec-commands.js';
 import { keygenCommand } from './key-commands.js';
 import { modelCommand } from './model-commands.js';
+import { targetCommand } from './target-commands.js';
 import { runCommand } from './usage.js';
 
 const HELP = `psic: privacy-shielded learned image compression
@@ -19,6 +20,7 @@ Commands:
   model init|info|export-encoder         create, inspect, export models
   clip tokenize|embed                    CLIP tokens and features
   assets fetch|list                      pinned downloads (CLIP vocabulary, ViT-B/32)
+  target run                             run an imported TF.js target model (human:NAME)
   info IN.psic [--json]                  show a container's header and strings
   bench [--json]                         benchmark speed and rate-distortion on Kodak
 
@@ -36,6 +38,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   model: modelCommand,
   clip: clipCommand,
   assets: assetsCommand,
+  target: targetCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
