@@ -8,16 +8,11 @@
 #include "formats/safetensors.h"
 #include "formats/torch_checkpoint.h"
 #include "formats/torchscript.h"
+#include "util/file_bytes.h"
 
 namespace psic {
 
 namespace {
-
-std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw WeightsError("cannot open CLIP weights '" + path + "'");
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), {});
-}
 
 bool has_hf_names(const NamedTensors& t) {
   for (const auto& [name, x] : t)
@@ -83,7 +78,7 @@ NamedTensors clip_weights_from_hf(const NamedTensors& hf) {
 }
 
 NamedTensors read_clip_weights(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_all(path);
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
   NamedTensors tensors;
   if (bytes.size() >= 4 && bytes[0] == 'P' && bytes[1] == 'K') {
     tensors = is_torchscript_archive(bytes.data(), bytes.size()) ? read_torchscript_tensors(path)

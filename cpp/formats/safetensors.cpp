@@ -1,16 +1,12 @@
 #include "formats/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "errors.h"
+#include "util/file_bytes.h"
 
 namespace psic {
 
@@ -40,30 +36,6 @@ const char* name_of_dtype(at::ScalarType type, const std::string& tensor) {
   for (const DtypeName& d : kDtypes)
     if (type == d.type) return d.name;
   throw Error("safetensors: cannot store tensor '" + tensor + "' of dtype " + c10::toString(type));
-}
-
-std::vector<uint8_t> read_whole_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw WeightsError("cannot open '" + path + "': " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw WeightsError("cannot open '" + path + "': not a regular file");
-  }
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string reason = n < 0 ? std::strerror(errno) : "file shrank while reading";
-      ::close(fd);
-      throw WeightsError("cannot read '" + path + "': " + reason);
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  return bytes;
 }
 
 // One header entry, validated.
@@ -170,7 +142,7 @@ SafetensorsFile read_safetensors(const uint8_t* data, size_t size) {
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_whole_file(path);
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
   try {
     return read_safetensors(bytes.data(), bytes.size());
   } catch (const FormatError& e) {

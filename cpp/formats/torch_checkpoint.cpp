@@ -1,15 +1,11 @@
 #include "formats/torch_checkpoint.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
 
 #include "errors.h"
+#include "util/file_bytes.h"
 #include "formats/pickle.h"
 #include "formats/zip_archive.h"
 
@@ -24,30 +20,6 @@ constexpr size_t kMaxDims = 64;
 constexpr int kMaxNesting = 4;  // parameter -> rebuild_from_type -> tensor; no real nesting is deeper
 
 [[noreturn]] void fail(const std::string& what) { throw FormatError("PyTorch checkpoint: " + what); }
-
-std::vector<uint8_t> read_whole_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw WeightsError("cannot open '" + path + "': " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw WeightsError("cannot open '" + path + "': not a regular file");
-  }
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string reason = n < 0 ? std::strerror(errno) : "file shrank while reading";
-      ::close(fd);
-      throw WeightsError("cannot read '" + path + "': " + reason);
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  return bytes;
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -333,7 +305,7 @@ NamedTensors read_torch_checkpoint(const uint8_t* data, size_t size) {
 }
 
 NamedTensors read_torch_checkpoint(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_whole_file(path);
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
   try {
     return read_torch_checkpoint(bytes.data(), bytes.size());
   } catch (const FormatError& e) {

@@ -12,6 +12,7 @@
 #include "entropy/quantized_cdf.h"
 #include "entropy/rans.h"
 #include "errors.h"
+#include "util/base64.h"
 #include "models/model_loader.h"
 #include "models/scale_hyperprior.h"
 #include "nn/conv.h"
@@ -35,25 +36,6 @@ at::Tensor read_tensor(const fs::path& p, at::ScalarType type, std::vector<int64
   if (bytes.size() != t.nbytes()) throw std::runtime_error("fixture size mismatch: " + p.string());
   std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
   return t;
-}
-
-std::vector<uint8_t> base64_decode(const std::string& s) {
-  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::vector<uint8_t> out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (char c : s) {
-    if (c == '=') break;
-    const size_t v = chars.find(c);
-    if (v == std::string::npos) continue;
-    buf = (buf << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<uint8_t>((buf >> bits) & 0xFF));
-    }
-  }
-  return out;
 }
 
 std::vector<int32_t> ints(const nlohmann::json& j) { return j.get<std::vector<int32_t>>(); }
@@ -116,7 +98,8 @@ PSIC_CHECK_CASE("rans: CompressAI vectors encode to identical bytes and decode b
     psic::CdfTable table{cdfs.data(), stride, lengths.data(), offsets.data(), static_cast<int64_t>(lengths.size())};
     psic::validate_cdf_table(table);
     const auto bytes = psic::rans_encode(symbols.data(), indexes.data(), symbols.size(), table);
-    const auto expected = base64_decode(c["expected_bytes_b64"].get<std::string>());
+    const std::string expected_text = psic::base64_decode(c["expected_bytes_b64"].get<std::string>());
+    const std::vector<uint8_t> expected(expected_text.begin(), expected_text.end());
     EXPECT_MSG(bytes == expected, "encoded bytes differ for " + name);
     std::vector<int32_t> decoded(symbols.size());
     psic::rans_decode(expected.data(), expected.size(), indexes.data(), indexes.size(), table, decoded.data());
