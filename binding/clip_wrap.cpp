@@ -15,8 +15,6 @@ namespace psic_binding {
 
 namespace {
 
-Napi::FunctionReference* g_clip_constructor = nullptr;
-
 struct Features {
   std::vector<float> data;
   int64_t rows = 0, cols = 0;
@@ -59,26 +57,15 @@ const psic::BpeTokenizer& tokenizer_for(const std::string& path) {
 }  // namespace
 
 Napi::Function ClipWrap::Define(Napi::Env env) {
-  Napi::Function ctor = DefineClass(env, "NativeClip",
-                                    {InstanceMethod("info", &ClipWrap::Info),
-                                     InstanceMethod("encodeImage", &ClipWrap::EncodeImage),
-                                     InstanceMethod("encodeText", &ClipWrap::EncodeText),
-                                     InstanceMethod("imageTrainStep", &ClipWrap::ImageTrainStep)});
-  g_clip_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
-  return ctor;
+  return Register(env, "NativeClip",
+                  {InstanceMethod("info", &ClipWrap::Info), InstanceMethod("encodeImage", &ClipWrap::EncodeImage),
+                   InstanceMethod("encodeText", &ClipWrap::EncodeText),
+                   InstanceMethod("imageTrainStep", &ClipWrap::ImageTrainStep)});
 }
-
-Napi::Object ClipWrap::Wrap(Napi::Env env, std::shared_ptr<psic::ClipModel> model) {
-  Napi::Object obj = g_clip_constructor->New({});
-  ClipWrap::Unwrap(obj)->model_ = std::move(model);
-  return obj;
-}
-
-ClipWrap::ClipWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClipWrap>(info) {}
 
 Napi::Value ClipWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto& d = model_->dims();
+  const auto& d = payload_->dims();
   auto o = Napi::Object::New(env);
   o.Set("embedDim", static_cast<double>(d.embed_dim));
   o.Set("imageResolution", static_cast<double>(d.image_resolution));
@@ -89,7 +76,7 @@ Napi::Value ClipWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("vocabSize", static_cast<double>(d.vocab_size));
   o.Set("transformerWidth", static_cast<double>(d.transformer_width));
   o.Set("transformerLayers", static_cast<double>(d.transformer_layers));
-  o.Set("logitScale", model_->weight("logit_scale").item<double>());
+  o.Set("logitScale", payload_->weight("logit_scale").item<double>());
   return o;
 }
 
@@ -104,7 +91,7 @@ Napi::Value ClipWrap::EncodeImage(const Napi::CallbackInfo& info) {
   if (shape.size() != 4 || n != static_cast<int64_t>(array.ElementLength()))
     throw Napi::TypeError::New(env, "image data does not match its shape [B, 3, H, W]");
   std::vector<float> data(array.Data(), array.Data() + array.ElementLength());
-  auto model = model_;
+  auto model = payload_;
   return PromiseWorker<Features>::Start(
       env,
       [model, data = std::move(data), shape]() {
@@ -125,7 +112,7 @@ Napi::Value ClipWrap::EncodeText(const Napi::CallbackInfo& info) {
   if (shape.size() != 2 || shape[0] * shape[1] != static_cast<int64_t>(array.ElementLength()))
     throw Napi::TypeError::New(env, "ids do not match their shape [B, contextLength]");
   std::vector<int64_t> ids(array.Data(), array.Data() + array.ElementLength());
-  auto model = model_;
+  auto model = payload_;
   return PromiseWorker<Features>::Start(
       env,
       [model, ids = std::move(ids), shape]() {
@@ -142,7 +129,7 @@ Napi::Value ClipWrap::ImageTrainStep(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "imageTrainStep(batch)");
   const int64_t batch = info[0].ToNumber().Int64Value();
   if (batch < 1 || batch > 256) throw Napi::TypeError::New(env, "batch must be in [1, 256]");
-  auto model = model_;
+  auto model = payload_;
   return PromiseWorker<bool>::Start(
       env,
       [model, batch]() {
@@ -164,7 +151,7 @@ Napi::Value RandomClip(const Napi::CallbackInfo& info) {
   const uint64_t seed = info.Length() > 1 && info[1].IsNumber() ? static_cast<uint64_t>(info[1].ToNumber().Int64Value()) : 0;
   return PromiseWorker<std::shared_ptr<psic::ClipModel>>::Start(
       env, [seed]() { return std::make_shared<psic::ClipModel>(psic::ClipModel::random_weights(psic::ClipModel::vit_b_32(), seed)); },
-      [](Napi::Env env, std::shared_ptr<psic::ClipModel>& m) -> Napi::Value { return ClipWrap::Wrap(env, m); });
+      &ClipWrap::FromResult);
 }
 
 Napi::Value LoadClip(const Napi::CallbackInfo& info) {
@@ -173,7 +160,7 @@ Napi::Value LoadClip(const Napi::CallbackInfo& info) {
   const std::string path = info[0].ToString().Utf8Value();
   return PromiseWorker<std::shared_ptr<psic::ClipModel>>::Start(
       env, [path]() { return std::make_shared<psic::ClipModel>(psic::read_clip_weights(path)); },
-      [](Napi::Env env, std::shared_ptr<psic::ClipModel>& m) -> Napi::Value { return ClipWrap::Wrap(env, m); });
+      &ClipWrap::FromResult);
 }
 
 Napi::Value ClipPreprocess(const Napi::CallbackInfo& info) {

@@ -6,14 +6,14 @@
 #include <memory>
 
 #include "clip/clip_model.h"
+#include "shared_wrap.h"
 
 namespace psic_binding {
 
-class ClipWrap : public Napi::ObjectWrap<ClipWrap> {
+class ClipWrap : public SharedWrap<ClipWrap, psic::ClipModel> {
  public:
   static Napi::Function Define(Napi::Env env);
-  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<psic::ClipModel> model);
-  explicit ClipWrap(const Napi::CallbackInfo& info);
+  using SharedWrap::SharedWrap;
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
@@ -21,8 +21,6 @@ class ClipWrap : public Napi::ObjectWrap<ClipWrap> {
   Napi::Value EncodeText(const Napi::CallbackInfo& info);
   // Benchmarks: one forward + backward of the image tower (loss = mean squared features).
   Napi::Value ImageTrainStep(const Napi::CallbackInfo& info);
-
-  std::shared_ptr<psic::ClipModel> model_;
 };
 
 // randomClip('ViT-B/32', seed): Promise<NativeClip> with random weights (benchmarks)

@@ -12,8 +12,6 @@ namespace psic_binding {
 
 namespace {
 
-Napi::FunctionReference* g_constructor = nullptr;
-
 psic::CodecOptions read_options(const Napi::Value& value) {
   psic::CodecOptions o;
   if (!value.IsObject()) return o;
@@ -45,33 +43,21 @@ Array to_typed_array(Napi::Env env, const std::vector<T>& v) {
 }  // namespace
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
-  Napi::Function ctor = DefineClass(env, "NativeModel",
-                                    {InstanceMethod("info", &ModelWrap::Info),
-                                     InstanceMethod("compress", &ModelWrap::Compress),
-                                     InstanceMethod("decompress", &ModelWrap::Decompress),
-                                     InstanceMethod("save", &ModelWrap::Save),
-                                     InstanceMethod("exportEncoder", &ModelWrap::ExportEncoder)});
-  g_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
-  return ctor;
+  return Register(env, "NativeModel",
+                  {InstanceMethod("info", &ModelWrap::Info), InstanceMethod("compress", &ModelWrap::Compress),
+                   InstanceMethod("decompress", &ModelWrap::Decompress), InstanceMethod("save", &ModelWrap::Save),
+                   InstanceMethod("exportEncoder", &ModelWrap::ExportEncoder)});
 }
-
-Napi::Object ModelWrap::Wrap(Napi::Env env, std::shared_ptr<psic::Codec> codec) {
-  Napi::Object obj = g_constructor->New({});
-  ModelWrap::Unwrap(obj)->codec_ = std::move(codec);
-  return obj;
-}
-
-ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
 
 Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!codec_) throw Napi::Error::New(env, "NativeModel is not loaded");
-  const auto& loaded = codec_->loaded();
+  if (!payload_) throw Napi::Error::New(env, "NativeModel is not loaded");
+  const auto& loaded = payload_->loaded();
   auto o = Napi::Object::New(env);
   o.Set("architecture", loaded.model->config.architecture);
   o.Set("N", static_cast<double>(loaded.model->config.N));
   o.Set("M", static_cast<double>(loaded.model->config.M));
-  o.Set("modelId", psic::model_id_hex(codec_->container_model_id()));
+  o.Set("modelId", psic::model_id_hex(payload_->container_model_id()));
   o.Set("config", loaded.model->config.to_json());
   o.Set("source", loaded.source);
   o.Set("conditionDim", static_cast<double>(loaded.model->config.condition_dim));
@@ -91,7 +77,7 @@ Napi::Value ModelWrap::Compress(const Napi::CallbackInfo& info) {
   const psic::CodecOptions options = read_options(info[3]);
   if (width <= 0 || height <= 0 || rgb.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 3)
     throw Napi::TypeError::New(env, "rgb must hold width * height * 3 bytes");
-  auto codec = codec_;
+  auto codec = payload_;
   return PromiseWorker<psic::CompressResult>::Start(
       env,
       [codec, rgb = std::move(rgb), width, height, options]() { return codec->compress(rgb.data(), width, height, options); },
@@ -121,7 +107,7 @@ Napi::Value ModelWrap::Decompress(const Napi::CallbackInfo& info) {
       condition.assign(array.Data(), array.Data() + array.ElementLength());
     }
   }
-  auto codec = codec_;
+  auto codec = payload_;
   return PromiseWorker<psic::DecompressResult>::Start(
       env,
       [codec, bytes = std::move(bytes), options, float_output, condition = std::move(condition)]() {
@@ -144,7 +130,7 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "save(path)");
   const std::string path = info[0].ToString().Utf8Value();
-  auto codec = codec_;
+  auto codec = payload_;
   return PromiseWorker<bool>::Start(
       env, [codec, path]() { psic::save_model(codec->model(), path); return true; },
       [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
@@ -154,7 +140,7 @@ Napi::Value ModelWrap::ExportEncoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "exportEncoder(path)");
   const std::string path = info[0].ToString().Utf8Value();
-  auto codec = codec_;
+  auto codec = payload_;
   return PromiseWorker<bool>::Start(
       env,
       [codec, path]() {
@@ -185,7 +171,7 @@ Napi::Value InitModel(const Napi::CallbackInfo& info) {
         }
         return std::make_shared<psic::Codec>(loaded);
       },
-      [](Napi::Env env, std::shared_ptr<psic::Codec>& codec) -> Napi::Value { return ModelWrap::Wrap(env, codec); });
+      &ModelWrap::FromResult);
 }
 
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
@@ -194,7 +180,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   const std::string path = info[0].ToString().Utf8Value();
   return PromiseWorker<std::shared_ptr<psic::Codec>>::Start(
       env, [path]() { return psic::Codec::load(path); },
-      [](Napi::Env env, std::shared_ptr<psic::Codec>& codec) -> Napi::Value { return ModelWrap::Wrap(env, codec); });
+      &ModelWrap::FromResult);
 }
 
 }  // namespace psic_binding

@@ -6,14 +6,14 @@
 #include <memory>
 
 #include "codec.h"
+#include "shared_wrap.h"
 
 namespace psic_binding {
 
-class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+class ModelWrap : public SharedWrap<ModelWrap, psic::Codec> {
  public:
   static Napi::Function Define(Napi::Env env);
-  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<psic::Codec> codec);
-  explicit ModelWrap(const Napi::CallbackInfo& info);
+  using SharedWrap::SharedWrap;
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
@@ -21,8 +21,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Decompress(const Napi::CallbackInfo& info);
   Napi::Value Save(const Napi::CallbackInfo& info);
   Napi::Value ExportEncoder(const Napi::CallbackInfo& info);
-
-  std::shared_ptr<psic::Codec> codec_;
 };
 
 // loadModel(path): Promise<NativeModel>

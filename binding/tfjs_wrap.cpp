@@ -9,8 +9,6 @@ namespace psic_binding {
 
 namespace {
 
-Napi::FunctionReference* g_tfjs_constructor = nullptr;
-
 struct Output {
   std::vector<float> data;
   std::vector<int64_t> shape;
@@ -20,29 +18,18 @@ using Outputs = std::map<std::string, Output>;
 }  // namespace
 
 Napi::Function TfjsWrap::Define(Napi::Env env) {
-  Napi::Function ctor = DefineClass(env, "NativeTfjsGraph",
-                                    {InstanceMethod("info", &TfjsWrap::Info), InstanceMethod("run", &TfjsWrap::Run)});
-  g_tfjs_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
-  return ctor;
+  return Register(env, "NativeTfjsGraph", {InstanceMethod("info", &TfjsWrap::Info), InstanceMethod("run", &TfjsWrap::Run)});
 }
-
-Napi::Object TfjsWrap::Wrap(Napi::Env env, std::shared_ptr<psic::TfjsGraph> graph) {
-  Napi::Object obj = g_tfjs_constructor->New({});
-  TfjsWrap::Unwrap(obj)->graph_ = std::move(graph);
-  return obj;
-}
-
-TfjsWrap::TfjsWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TfjsWrap>(info) {}
 
 Napi::Value TfjsWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = Napi::Object::New(env);
-  o.Set("input", graph_->input_name());
+  o.Set("input", payload_->input_name());
   auto outs = Napi::Array::New(env);
-  for (const auto& name : graph_->output_names()) outs.Set(outs.Length(), name);
+  for (const auto& name : payload_->output_names()) outs.Set(outs.Length(), name);
   o.Set("outputs", outs);
   auto ops = Napi::Array::New(env);
-  for (const auto& op : graph_->ops_used()) ops.Set(ops.Length(), op);
+  for (const auto& op : payload_->ops_used()) ops.Set(ops.Length(), op);
   o.Set("ops", ops);
   return o;
 }
@@ -62,7 +49,7 @@ Napi::Value TfjsWrap::Run(const Napi::CallbackInfo& info) {
   }
   if (n != static_cast<int64_t>(array.ElementLength())) throw Napi::TypeError::New(env, "data does not match its shape");
   std::vector<float> data(array.Data(), array.Data() + array.ElementLength());
-  auto graph = graph_;
+  auto graph = payload_;
   return PromiseWorker<Outputs>::Start(
       env,
       [graph, data = std::move(data), shape]() {
@@ -98,7 +85,7 @@ Napi::Value LoadTfjsGraph(const Napi::CallbackInfo& info) {
   const std::string path = info[0].ToString().Utf8Value();
   return PromiseWorker<std::shared_ptr<psic::TfjsGraph>>::Start(
       env, [path]() { return std::make_shared<psic::TfjsGraph>(path); },
-      [](Napi::Env env, std::shared_ptr<psic::TfjsGraph>& g) -> Napi::Value { return TfjsWrap::Wrap(env, g); });
+      &TfjsWrap::FromResult);
 }
 
 }  // namespace psic_binding

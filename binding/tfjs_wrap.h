@@ -4,20 +4,19 @@
 
 #include <memory>
 
+#include "shared_wrap.h"
 #include "targets/tfjs_graph.h"
 
 namespace psic_binding {
 
-class TfjsWrap : public Napi::ObjectWrap<TfjsWrap> {
+class TfjsWrap : public SharedWrap<TfjsWrap, psic::TfjsGraph> {
  public:
   static Napi::Function Define(Napi::Env env);
-  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<psic::TfjsGraph> graph);
-  explicit TfjsWrap(const Napi::CallbackInfo& info);
+  using SharedWrap::SharedWrap;
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Run(const Napi::CallbackInfo& info);
-  std::shared_ptr<psic::TfjsGraph> graph_;
 };
 
 // loadTfjsGraph(modelJsonPath): Promise<NativeTfjsGraph>
