@@ -8,6 +8,7 @@
 #include "js_errors.h"
 #include "clip_wrap.h"
 #include "model_wrap.h"
+#include "target_wrap.h"
 #include "tfjs_wrap.h"
 #include "util/threads.h"
 
@@ -124,6 +125,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ModelWrap::Define(env);
   ClipWrap::Define(env);
   TfjsWrap::Define(env);
+  TargetWrap::Define(env);
+  exports.Set("loadHumanTarget", Napi::Function::New(env, LoadHumanTarget));
+  exports.Set("clipTarget", Napi::Function::New(env, ClipTarget));
   exports.Set("loadTfjsGraph", Napi::Function::New(env, LoadTfjsGraph));
   exports.Set("loadClip", Napi::Function::New(env, LoadClip));
   exports.Set("randomClip", Napi::Function::New(env, RandomClip));

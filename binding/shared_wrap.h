@@ -18,6 +18,11 @@ class SharedWrap : public Napi::ObjectWrap<Derived> {
     Derived::Unwrap(obj)->payload_ = std::move(payload);
     return obj;
   }
+  // The object behind a JS wrapper of this class; null for anything else.
+  static std::shared_ptr<Payload> PayloadOf(const Napi::Value& v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor().Value())) return nullptr;
+    return Derived::Unwrap(v.As<Napi::Object>())->payload_;
+  }
   // For PromiseWorker results: a loaded object becomes its JS wrapper.
   static Napi::Value FromResult(Napi::Env env, std::shared_ptr<Payload>& payload) { return Wrap(env, payload); }
 

@@ -1,24 +1,16 @@
 #include "tfjs_wrap.h"
 
-#include <cstring>
-
+#include "host_tensor.h"
 #include "promise_worker.h"
 #include "util/threads.h"
 
 namespace psic_binding {
 
-namespace {
-
-struct Output {
-  std::vector<float> data;
-  std::vector<int64_t> shape;
-};
-using Outputs = std::map<std::string, Output>;
-
-}  // namespace
+using Outputs = std::map<std::string, HostTensor>;
 
 Napi::Function TfjsWrap::Define(Napi::Env env) {
-  return Register(env, "NativeTfjsGraph", {InstanceMethod("info", &TfjsWrap::Info), InstanceMethod("run", &TfjsWrap::Run)});
+  return Register(env, "NativeTfjsGraph", {InstanceMethod("info", &TfjsWrap::Info), InstanceMethod("run", &TfjsWrap::Run),
+                                           InstanceMethod("runBackward", &TfjsWrap::RunBackward)});
 }
 
 Napi::Value TfjsWrap::Info(const Napi::CallbackInfo& info) {
@@ -31,24 +23,20 @@ Napi::Value TfjsWrap::Info(const Napi::CallbackInfo& info) {
   auto ops = Napi::Array::New(env);
   for (const auto& op : payload_->ops_used()) ops.Set(ops.Length(), op);
   o.Set("ops", ops);
+  auto shape = Napi::Array::New(env);
+  for (int64_t d : payload_->input_shape()) shape.Set(shape.Length(), static_cast<double>(d));
+  o.Set("inputShape", shape);
   return o;
 }
 
 Napi::Value TfjsWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
-      !info[1].IsArray())
-    throw Napi::TypeError::New(env, "run(data: Float32Array, shape: number[])");
-  auto array = info[0].As<Napi::Float32Array>();
-  std::vector<int64_t> shape;
-  auto a = info[1].As<Napi::Array>();
+  if (info.Length() < 2) throw Napi::TypeError::New(env, "run(data: Float32Array, shape: number[])");
+  std::vector<float> data = read_floats(env, info[0], "data");
+  const std::vector<int64_t> shape = read_shape(env, info[1], "shape");
   int64_t n = 1;
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    shape.push_back(a.Get(i).ToNumber().Int64Value());
-    n *= shape.back();
-  }
-  if (n != static_cast<int64_t>(array.ElementLength())) throw Napi::TypeError::New(env, "data does not match its shape");
-  std::vector<float> data(array.Data(), array.Data() + array.ElementLength());
+  for (int64_t d : shape) n *= d;
+  if (n != static_cast<int64_t>(data.size())) throw Napi::TypeError::New(env, "data does not match its shape");
   auto graph = payload_;
   return PromiseWorker<Outputs>::Start(
       env,
@@ -57,26 +45,33 @@ Napi::Value TfjsWrap::Run(const Napi::CallbackInfo& info) {
         psic::ScopedIntraOpThreads threads(psic::intra_op_threads());
         const at::Tensor x = at::from_blob(const_cast<float*>(data.data()), shape, at::kFloat);
         Outputs out;
-        for (const auto& [name, t] : graph->run(x)) {
-          const at::Tensor c = t.to(at::kFloat).contiguous();
-          out[name] = {std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel()), c.sizes().vec()};
-        }
+        for (const auto& [name, t] : graph->run(x)) out[name] = to_host(t);
         return out;
       },
       [](Napi::Env env, Outputs& outs) -> Napi::Value {
         auto o = Napi::Object::New(env);
-        for (auto& [name, v] : outs) {
-          auto e = Napi::Object::New(env);
-          auto d = Napi::Float32Array::New(env, v.data.size());
-          if (!v.data.empty()) std::memcpy(d.Data(), v.data.data(), v.data.size() * sizeof(float));
-          e.Set("data", d);
-          auto s = Napi::Array::New(env, v.shape.size());
-          for (uint32_t i = 0; i < v.shape.size(); ++i) s.Set(i, static_cast<double>(v.shape[i]));
-          e.Set("shape", s);
-          o.Set(name, e);
-        }
+        for (auto& [name, v] : outs) o.Set(name, to_js(env, v));
         return o;
       });
+}
+
+Napi::Value TfjsWrap::RunBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1) throw Napi::TypeError::New(env, "runBackward(shape: number[])");
+  const std::vector<int64_t> shape = read_shape(env, info[0], "shape");
+  auto graph = payload_;
+  return PromiseWorker<bool>::Start(
+      env,
+      [graph, shape]() {
+        psic::ScopedIntraOpThreads threads(psic::intra_op_threads());
+        const at::Tensor x = at::rand(shape).requires_grad_(true);
+        at::Tensor total = at::zeros({});
+        for (const auto& [name, t] : graph->run(x))
+          if (t.is_floating_point() && t.requires_grad()) total = total + t.sum();
+        if (total.requires_grad()) total.backward();
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
 }
 
 Napi::Value LoadTfjsGraph(const Napi::CallbackInfo& info) {

@@ -17,6 +17,8 @@ class TfjsWrap : public SharedWrap<TfjsWrap, psic::TfjsGraph> {
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Run(const Napi::CallbackInfo& info);
+  // Benchmarks: forward and backward (gradient of the sum of the float outputs w.r.t. the input).
+  Napi::Value RunBackward(const Napi::CallbackInfo& info);
 };
 
 // loadTfjsGraph(modelJsonPath): Promise<NativeTfjsGraph>

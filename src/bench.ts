@@ -8,12 +8,14 @@ import { Codec } from './codec.js';
 import { PsicInputError } from './errors.js';
 import { readImage, type RgbImage } from './image-io.js';
 import { generateKey } from './keys.js';
+import { HUMAN_MODELS, humanModelPath } from './targets.js';
+import { loadTfjsReference } from './tfjs-reference.js';
 import { psnr } from './metrics.js';
 import { native } from './native.js';
 
 export interface BenchOptions {
-  /** 'codec' (the CompressAI-compatible codec), 'psic' (protected vs full decodes), 'clip' (ViT-B/32 towers) or 'all'. */
-  suite?: 'codec' | 'psic' | 'clip' | 'all';
+  /** 'codec' (the CompressAI-compatible codec), 'psic' (protected vs full decodes), 'clip' (ViT-B/32 towers), 'targets' (TF.js imports vs tfjs) or 'all'. */
+  suite?: 'codec' | 'psic' | 'clip' | 'targets' | 'all';
   /** PSIC model for the psic suite (default: a seeded psic-hyperprior N=128/M=192 whose encoder is the benchmark model's). */
   psicModel?: string;
   model?: string;
@@ -185,6 +187,52 @@ async function clipBench(runs: number, progress: boolean) {
   return { shape: 'ViT-B/32 (random weights)', ...result };
 }
 
+// Imported TF.js targets against the tfjs CPU runtime on the same random inputs: forward and
+// forward + backward ms/image at batch 1 and 8 (batch 1 only for fixed-batch graphs).
+async function targetsBench(runs: number, progress: boolean) {
+  const rows = [];
+  for (const name of HUMAN_MODELS) {
+    let path: string;
+    try {
+      path = humanModelPath(name);
+    } catch {
+      continue;  // the optional package is absent
+    }
+    const ours = await native().loadTfjsGraph(path);
+    const reference = await loadTfjsReference(path);
+    const info = ours.info();
+    const batches = info.inputShape[0] === -1 ? [1, 8] : [info.inputShape[0]];
+    for (const batch of batches) {
+      const shape = [batch, ...info.inputShape.slice(1)];
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => Math.random());
+      const time = async (fn: () => Promise<unknown>) => {
+        await fn();
+        const ts: number[] = [];
+        for (let r = 0; r < runs; r++) {
+          const t0 = performance.now();
+          await fn();
+          ts.push((performance.now() - t0) / batch);
+        }
+        return round(median(ts), 2);
+      };
+      const forward = await time(() => ours.run(data, shape));
+      const forwardBackward = await time(() => ours.runBackward(shape));
+      const tfjsForward = await time(() => reference.run(data, shape, info.outputs));
+      const differentiable = await reference.runBackward(data, shape, info.outputs);
+      const tfjsForwardBackward = differentiable ? await time(() => reference.runBackward(data, shape, info.outputs)) : null;
+      const row = {
+        model: name, batch, forwardMsPerImage: forward, forwardBackwardMsPerImage: forwardBackward,
+        tfjsForwardMsPerImage: tfjsForward, tfjsForwardBackwardMsPerImage: tfjsForwardBackward,
+        forwardSpeedupVsTfjs: round(tfjsForward / forward, 2),
+        forwardBackwardSpeedupVsTfjs: tfjsForwardBackward === null ? null : round(tfjsForwardBackward / forwardBackward, 2),
+      };
+      rows.push(row);
+      if (progress) process.stderr.write(`[targets] ${name} batch ${batch}: ${forward} ms/image (tfjs ${tfjsForward})\n`);
+    }
+  }
+  return rows;
+}
+
 export async function runBench(options: BenchOptions = {}) {
   const shared = sharedDir();
   const model = options.model ?? join(shared, 'fixtures', 'compressai-hyperprior', 'hyperprior-N128-M192.pth.tar');
@@ -198,10 +246,11 @@ export async function runBench(options: BenchOptions = {}) {
   if (files.length === 0) throw new PsicInputError(`no images in ${data}`);
 
   const suite = options.suite ?? 'all';
-  if (!['codec', 'psic', 'clip', 'all'].includes(suite)) throw new PsicInputError(`--suite must be codec, psic, clip or all`);
-  if (suite === 'clip') {
+  if (!['codec', 'psic', 'clip', 'targets', 'all'].includes(suite)) throw new PsicInputError(`--suite must be codec, psic, clip, targets or all`);
+  if (suite === 'clip' || suite === 'targets') {
     await Codec.load(model);  // sets the thread count as every suite does
-    return { runs, threads: native().getThreads(), cores: availableParallelism(), clip: await clipBench(runs, progress) };
+    const section = suite === 'clip' ? { clip: await clipBench(runs, progress) } : { targets: await targetsBench(runs, progress) };
+    return { runs, threads: native().getThreads(), cores: availableParallelism(), ...section };
   }
   const psic = suite === 'psic' || suite === 'all' ? await psicBench(files, data, model, options, runs, progress) : undefined;
   const clip = suite === 'all' ? await clipBench(runs, progress) : undefined;

@@ -73,6 +73,9 @@ export class Clip {
     private readonly vocab: string,
   ) {}
 
+  /** @internal The addon object (for CLIP as a TargetModel). */
+  get nativeModel(): NativeClip { return this.model; }
+
   /** Loads CLIP weights; every dimension is read from them (ViT-B/32, B/16, L/14...). */
   static async load(path: string, options: ClipLoadOptions = {}): Promise<Clip> {
     if (typeof path !== 'string' || path.length === 0) throw new PsicInputError('CLIP model path must be a non-empty string');

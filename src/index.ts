@@ -17,4 +17,7 @@ export { bpp, psnr } from './metrics.js';
 export { Clip } from './clip.js';
 export type { ClipLoadOptions, Features, ImageTensor } from './clip.js';
 export { ASSETS, assetPath, cacheDir, fetchAsset, verifyAsset } from './assets.js';
-export { HUMAN_MODELS, TfjsTarget, humanModelPath } from './targets.js';
+export { HUMAN_MODELS, TargetModel, TfjsTarget, humanModelPath, imageBatch } from './targets.js';
+export type { Detection, HeadPrediction, ImageBatch, TargetHead, TargetHeadKind, TargetLoadOptions, TargetPrediction } from './targets.js';
+export { evaluateTarget } from './evaluate-target.js';
+export type { EvaluateTargetOptions, HeadReport, TargetReport } from './evaluate-target.js';

