@@ -9,6 +9,7 @@
 #include "clip_wrap.h"
 #include "model_wrap.h"
 #include "target_wrap.h"
+#include "trainer_wrap.h"
 #include "tfjs_wrap.h"
 #include "util/threads.h"
 
@@ -126,6 +127,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ClipWrap::Define(env);
   TfjsWrap::Define(env);
   TargetWrap::Define(env);
+  TrainerWrap::Define(env);
+  exports.Set("createTrainer", Napi::Function::New(env, CreateTrainer));
   exports.Set("loadHumanTarget", Napi::Function::New(env, LoadHumanTarget));
   exports.Set("clipTarget", Napi::Function::New(env, ClipTarget));
   exports.Set("loadTfjsGraph", Napi::Function::New(env, LoadTfjsGraph));

@@ -2,6 +2,7 @@
 
 #include "host_tensor.h"
 #include "promise_worker.h"
+#include "errors.h"
 #include "util/threads.h"
 
 namespace psic_binding {
@@ -57,18 +58,29 @@ Napi::Value TfjsWrap::Run(const Napi::CallbackInfo& info) {
 
 Napi::Value TfjsWrap::RunBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1) throw Napi::TypeError::New(env, "runBackward(shape: number[])");
-  const std::vector<int64_t> shape = read_shape(env, info[0], "shape");
+  if (info.Length() < 3 || !info[2].IsArray()) throw Napi::TypeError::New(env, "runBackward(data: Float32Array, shape: number[], outputs: string[])");
+  std::vector<float> data = read_floats(env, info[0], "data");
+  const std::vector<int64_t> shape = read_shape(env, info[1], "shape");
+  std::vector<std::string> outputs;
+  auto names = info[2].As<Napi::Array>();
+  for (uint32_t i = 0; i < names.Length(); ++i) outputs.push_back(names.Get(i).ToString().Utf8Value());
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  if (n != static_cast<int64_t>(data.size())) throw Napi::TypeError::New(env, "data does not match its shape");
   auto graph = payload_;
   return PromiseWorker<bool>::Start(
       env,
-      [graph, shape]() {
+      [graph, data = std::move(data), shape, outputs]() {
         psic::ScopedIntraOpThreads threads(psic::intra_op_threads());
-        const at::Tensor x = at::rand(shape).requires_grad_(true);
+        const at::Tensor x = at::from_blob(const_cast<float*>(data.data()), shape, at::kFloat).clone().requires_grad_(true);
+        const auto outs = graph->run(x);
         at::Tensor total = at::zeros({});
-        for (const auto& [name, t] : graph->run(x))
-          if (t.is_floating_point() && t.requires_grad()) total = total + t.sum();
-        if (total.requires_grad()) total.backward();
+        for (const auto& name : outputs) {
+          auto it = outs.find(name);
+          if (it == outs.end()) throw psic::InputError("the graph has no output '" + name + "'");
+          total = total + it->second.sum();
+        }
+        total.backward();
         return true;
       },
       [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });

@@ -17,7 +17,7 @@ class TfjsWrap : public SharedWrap<TfjsWrap, psic::TfjsGraph> {
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Run(const Napi::CallbackInfo& info);
-  // Benchmarks: forward and backward (gradient of the sum of the float outputs w.r.t. the input).
+  // Benchmarks: forward and backward (gradient of the sum of the named outputs w.r.t. the input).
   Napi::Value RunBackward(const Napi::CallbackInfo& info);
 };
 

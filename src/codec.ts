@@ -135,7 +135,7 @@ export class Codec {
   /** Model id (32 hex chars) written into every container this codec makes. */
   get modelId(): string { return this.modelInfo.modelId; }
   get architecture(): string { return this.modelInfo.architecture; }
-  get config(): { architecture: string; N: number; M: number; condition_dim?: number } { return JSON.parse(this.modelInfo.config); }
+  get config(): { architecture: string; N: number; M: number; condition_dim?: number; key_salt?: string } { return JSON.parse(this.modelInfo.config); }
   /** Where the weights came from: 'psic' (model file) or 'compressai' (checkpoint). */
   get source(): 'psic' | 'compressai' { return this.modelInfo.source; }
 
@@ -210,7 +210,8 @@ export class Codec {
   conditionFor(key: Key): Float32Array {
     if (this.conditionDim === 0) throw new PsicKeyError(`model ${this.modelId} (${this.architecture}) has a single decode and takes no key`);
     if (this.architecture === 'reference') return new Float32Array([0]);
-    return deriveCondition(key, this.modelId, this.conditionDim);
+    // A model trained for a key carries the salt its training used (stable across weight updates).
+    return deriveCondition(key, this.config.key_salt ?? this.modelId, this.conditionDim);
   }
 
   /** Writes the CompressAI-compatible encoder side (g_a, h_a, h_s, entropy models) as a safetensors state_dict. */

@@ -36,7 +36,7 @@ export function keyBytes(key: Key): Uint8Array {
  * as salt, so one key gives unrelated conditions on different models.
  */
 export function deriveCondition(key: Key, modelId: string, dims: number): Float32Array {
-  if (!/^[0-9a-f]{32}$/.test(modelId)) throw new PsicKeyError(`invalid model id '${modelId}'`);
+  if (!/^[0-9a-f]{32}$/.test(modelId)) throw new PsicKeyError(`invalid model id or key salt '${modelId}'`);
   if (!Number.isInteger(dims) || dims < 1) throw new PsicKeyError(`condition size must be a positive integer`);
   const okm = hkdfSha256(keyBytes(key), Buffer.from(modelId, 'hex'), CONDITION_INFO, 4 * dims);
   const view = new DataView(okm.buffer, okm.byteOffset, okm.byteLength);

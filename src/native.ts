@@ -124,8 +124,8 @@ export interface NativeClip {
 
 export interface NativeTfjsGraph {
   info(): { input: string; outputs: string[]; ops: string[]; inputShape: number[] };
-  /** Forward + backward on random input (benchmarks). */
-  runBackward(shape: number[]): Promise<void>;
+  /** Forward + backward of the sum of the named outputs w.r.t. the input (benchmarks). */
+  runBackward(data: Float32Array, shape: number[], outputs: string[]): Promise<void>;
   /** Runs the graph on NHWC float32; every output (ints as floats) by node name. */
   run(data: Float32Array, shape: number[]): Promise<Record<string, { data: Float32Array; shape: number[] }>>;
 }
@@ -152,7 +152,53 @@ export interface NativeTarget {
   forwardBackward(shape: number[]): Promise<void>;
 }
 
+export interface NativeStepMetrics {
+  step: number;
+  mode: 'full' | 'protected' | 'mixed';
+  loss: number;
+  bpp: number;
+  auxLoss: number;
+  psnrFull: number | null;
+  psnrProtected: number | null;
+  psnrWrongKey: number | null;
+  attackLoss: number | null;
+  attackAccuracy: number | null;
+  distortionWeight: number;
+  attackWeight: number;
+  gradNorm: number;
+}
+
+export interface NativeTrainerConfig {
+  stage: 1 | 2;
+  lambda: number;
+  lr: number;
+  auxLr: number;
+  clipMaxNorm: number;
+  schedule: 'alternate' | 'mixed';
+  balance: 'fixed' | 'inverse-loss' | 'adaptive';
+  attackWeight: number;
+  protectedPsnr: number;
+  dualLr: number;
+  uaeo: 'paper' | 'code' | 'naive';
+  temperature: number;
+  wrongKeys: number;
+  seed: number;
+  fullCondition: Float32Array;
+}
+
+export interface NativeTrainer {
+  info(): { stepsDone: number; config: string; attackWeight: number; trainable: string[] };
+  step(images: Float32Array, shape: number[]): Promise<NativeStepMetrics>;
+  saveModel(path: string): Promise<void>;
+  saveCheckpoint(path: string, callerStateJson: string): Promise<void>;
+  loadCheckpoint(path: string): Promise<string>;
+  /** SHA-256 of every state tensor's bytes, by name. */
+  stateDigest(): Record<string, string>;
+}
+
 export interface NativeAddon {
+  /** A PSIC trainer over a model file, with attack targets. */
+  createTrainer(modelPath: string, keySalt: string | null, targets: { target: NativeTarget; weight: number }[], config: NativeTrainerConfig): Promise<NativeTrainer>;
   /** A human model (gear, age, gender, emotion, mobileface, centernet) with its preprocessing, as a target. */
   loadHumanTarget(name: string, modelJsonPath: string): Promise<NativeTarget>;
   /** CLIP as a target: its embedding, plus a zero-shot classifier when class prompts are given. */

@@ -127,6 +127,9 @@ export class TargetModel {
     this.preprocessing = info.preprocessing;
   }
 
+  /** @internal The addon object (for the trainer). */
+  get nativeTarget(): NativeTarget { return this.target; }
+
   static async load(spec: string, options: TargetLoadOptions = {}): Promise<TargetModel> {
     if (typeof spec !== 'string') throw new PsicInputError("target must be 'human:NAME' or 'clip:PATH'");
     if (spec.startsWith('human:')) {

@@ -10,7 +10,7 @@ export interface TfjsReference {
   model: import('@tensorflow/tfjs').GraphModel;
   /** Every listed output, as flat arrays with shapes. */
   run(data: Float32Array, shape: number[], outputs: string[]): Promise<{ data: Float32Array; shape: number[] }[]>;
-  /** Forward + backward (gradient of the sum of the outputs w.r.t. the input); false when tfjs cannot differentiate the graph. */
+  /** Forward + backward (gradient of the sum of the outputs w.r.t. the input); false when tfjs cannot differentiate them. */
   runBackward(data: Float32Array, shape: number[], outputs: string[]): Promise<boolean>;
 }
 
@@ -64,8 +64,7 @@ export async function loadTfjsReference(modelJson: string): Promise<TfjsReferenc
       try {
         const grad = tf.grad((x: InstanceType<typeof tf.Tensor>) => {
           const r = model.execute(x, outputs) as InstanceType<typeof tf.Tensor> | InstanceType<typeof tf.Tensor>[];
-          const list = (Array.isArray(r) ? r : [r]).filter((t) => t.dtype === 'float32');
-          return list.map((t) => t.sum()).reduce((a, b) => a.add(b));
+          return (Array.isArray(r) ? r : [r]).map((t) => t.sum()).reduce((a, b) => a.add(b));
         })(input);
         await grad.data();
         tf.dispose(grad);

@@ -15,6 +15,7 @@ class FactorizedLatentCodec : public LatentCodec {
                          LatentShapes* shapes) const override;
   at::Tensor decompress(const LatentStrings& strings, const LatentShapes& shapes, StageTimings* timings) const override;
   double estimate_bits(const at::Tensor& y) override;
+  at::Tensor aux_loss() const override { return entropy_bottleneck.loss(); }
   void update_entropy_tables() override { entropy_bottleneck.update(); }
   void validate_entropy_tables() const override;
 

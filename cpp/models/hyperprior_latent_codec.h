@@ -14,6 +14,7 @@ class HyperpriorLatentCodec : public LatentCodec {
   HyperpriorLatentCodec(int64_t N, int64_t M);
   void visit_state(const std::string& prefix, const StateVisitor& visit) override;
   void prepare_inference() override;
+  at::Tensor aux_loss() const override { return entropy_bottleneck.loss(); }
   void update_entropy_tables() override;
   void validate_entropy_tables() const override;
 

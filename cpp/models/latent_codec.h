@@ -42,6 +42,8 @@ class LatentCodec : public StateOwner {
                                 StageTimings* timings) const = 0;
   // -log2 likelihood of the rounded latents (the model's "estimated" bits).
   virtual double estimate_bits(const at::Tensor& y) = 0;
+  // The entropy bottleneck's quantile loss (CompressAI's aux_loss), trained by its own optimizer.
+  virtual at::Tensor aux_loss() const = 0;
   virtual void prepare_inference() {}
   virtual void update_entropy_tables() = 0;
   virtual void validate_entropy_tables() const = 0;

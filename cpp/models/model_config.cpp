@@ -40,6 +40,7 @@ ModelConfig ModelConfig::make(const std::string& architecture, int64_t N, int64_
 std::string ModelConfig::to_json() const {
   nlohmann::json j = {{"architecture", architecture}, {"N", N}, {"M", M}};
   if (condition_dim > 0) j["condition_dim"] = condition_dim;
+  if (!key_salt.empty()) j["key_salt"] = key_salt;
   return j.dump();  // nlohmann::json sorts object keys
 }
 
@@ -54,7 +55,19 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     if (!j["condition_dim"].is_number_integer()) throw WeightsError("model config: 'condition_dim' must be an integer");
     d = j["condition_dim"].get<int64_t>();
   }
-  return make(j["architecture"].get<std::string>(), j["N"].get<int64_t>(), j["M"].get<int64_t>(), d);
+  ModelConfig c = make(j["architecture"].get<std::string>(), j["N"].get<int64_t>(), j["M"].get<int64_t>(), d);
+  if (j.contains("key_salt")) {
+    if (!j["key_salt"].is_string()) throw WeightsError("model config: 'key_salt' must be a string");
+    c.set_key_salt(j["key_salt"].get<std::string>());
+  }
+  return c;
+}
+
+void ModelConfig::set_key_salt(const std::string& hex) {
+  if (!is_psic() || architecture == "reference") throw WeightsError("model config: only keyed PSIC models take a key_salt");
+  if (hex.size() != 32 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw WeightsError("model config: 'key_salt' must be 32 lowercase hex characters");
+  key_salt = hex;
 }
 
 }  // namespace psic

@@ -7,6 +7,7 @@ import { evalCommand } from './eval-commands.js';
 import { keygenCommand } from './key-commands.js';
 import { modelCommand } from './model-commands.js';
 import { targetCommand } from './target-commands.js';
+import { trainCommand } from './train-command.js';
 import { runCommand } from './usage.js';
 
 const HELP = `psic: privacy-shielded learned image compression
@@ -22,6 +23,7 @@ Commands:
   clip tokenize|embed                    CLIP tokens and features
   assets fetch|list                      pinned downloads (CLIP vocabulary, ViT-B/32)
   target run|info|predict                run a TF.js graph raw; a target model's heads, preprocessing, predictions
+  train --config F.json [--resume C]     train a PSIC model (UAEO attack, key-bound full decode)
   eval target                            compare a target's predictions on two image sets (agreement, ASR)
   info IN.psic [--json]                  show a container's header and strings
   bench [--json]                         benchmark speed and rate-distortion on Kodak
@@ -42,6 +44,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   assets: assetsCommand,
   target: targetCommand,
   eval: evalCommand,
+  train: trainCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

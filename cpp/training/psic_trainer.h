@@ -1,0 +1,104 @@
+// PSIC training (the paper's two stages, our key-bound unlock): one step at a time on a batch of
+// image crops, so the caller (the TS Trainer, a C++ tool) owns data, logging and checkpoints.
+//   stage 1: encoder, entropy models and conditional decoder together; alternating RD on the
+//            full decode with RD + attack on the protected decode (and wrong-key decodes).
+//   stage 2: g_a, h_a, h_s and the entropy models frozen; MSE on the full decode alternating
+//            with MSE + attack on the protected decode.
+// Full = the key's condition; protected = the model's public condition; wrong keys = fresh
+// random conditions each step, trained like protected, so no other key unlocks the photo.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/model_loader.h"
+#include "targets/target_model.h"
+#include "training/adam.h"
+#include "training/uaeo_loss.h"
+
+namespace psic {
+
+struct AttackTarget {
+  std::shared_ptr<const TargetModel> model;
+  double weight = 1.0;
+};
+
+enum class TrainingSchedule {
+  Alternate,  // whole steps alternate: full, protected, full, ...
+  Mixed,      // every step: half the batch full, half protected / wrong keys (the public code)
+};
+
+enum class AttackBalance {
+  Fixed,        // loss = distortion + attack_weight · attack
+  InverseLoss,  // weights ∝ 1 / (loss + 1e-8), normalized, detached (the public code's stage 2)
+  Adaptive,     // attack_weight follows dual ascent so protected PSNR sits on protected_psnr
+};
+
+struct TrainerConfig {
+  int stage = 1;
+  double lambda = 0.0130;  // CompressAI's quality 3
+  double lr = 1e-4;
+  double aux_lr = 1e-3;
+  double clip_max_norm = 1.0;  // CompressAI's train.py default
+  TrainingSchedule schedule = TrainingSchedule::Alternate;
+  AttackBalance balance = AttackBalance::Fixed;
+  double attack_weight = 1.0;     // fixed weight, or the adaptive one's start
+  double protected_psnr = 30.0;   // Adaptive: the floor for the protected decode (dB)
+  double dual_lr = 0.05;          // Adaptive: step of log(attack_weight) per dB off the floor
+  UaeoOptions uaeo;
+  int wrong_keys = 2;             // random wrong-key conditions decoded per protected step
+  uint64_t seed = 0;
+  std::vector<float> full_condition;  // the key's condition (d values)
+};
+
+struct StepMetrics {
+  int64_t step = 0;
+  std::string mode;  // "full", "protected" or "mixed"
+  double loss = 0, bpp = 0, aux_loss = 0;
+  double psnr_full = NAN, psnr_protected = NAN, psnr_wrong_key = NAN;
+  double attack_loss = NAN;
+  double attack_accuracy = NAN;  // share of protected samples the targets still get right
+  double distortion_weight = 1, attack_weight = 0;
+  double grad_norm = 0;
+};
+
+class PsicTrainer {
+ public:
+  PsicTrainer(LoadedModel model, std::vector<AttackTarget> targets, TrainerConfig config);
+
+  // x: [B, 3, H, W] crops in [0, 1], H and W multiples of 64. Updates the weights.
+  StepMetrics step(const at::Tensor& x);
+
+  int64_t steps_done() const { return step_; }
+  const TrainerConfig& config() const { return config_; }
+  CompressionModel& model() { return *model_.model; }
+  // The weights a stage may change, by state_dict name.
+  std::vector<std::string> trainable_names() const;
+
+  // A psic model file of the current weights (entropy tables rebuilt from the trained density).
+  void save_model(const std::string& path);
+  // Weights, both optimizers, step and the adaptive weight, plus the caller's JSON (data
+  // position...), atomically. load_checkpoint restores them and returns that JSON.
+  void save_checkpoint(const std::string& path, const std::string& caller_state_json);
+  std::string load_checkpoint(const std::string& path);
+
+ private:
+  struct Decode {
+    at::Tensor x_hat;
+    std::vector<at::Tensor> likelihoods;
+  };
+  at::Tensor attack_loss(const at::Tensor& clean, const at::Tensor& x_hat, double* accuracy) const;
+  at::Tensor conditions(const std::vector<int>& kinds, int64_t batch) const;  // 0 full, 1 protected, 2 wrong key
+
+  LoadedModel model_;
+  std::vector<AttackTarget> targets_;
+  TrainerConfig config_;
+  std::vector<std::string> main_names_, aux_names_;
+  std::unique_ptr<Adam> main_opt_, aux_opt_;
+  at::Tensor full_condition_, protected_condition_;
+  int64_t step_ = 0;
+};
+
+}  // namespace psic
