@@ -1,8 +1,8 @@
 // The benchmark behind `npm run bench` and `psic bench`: speed and rate-distortion on Kodak,
 // medians of several runs, with every ratio measured side by side in the same run.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 
 import { Codec } from './codec.js';
 import { PsicInputError } from './errors.js';
@@ -11,11 +11,11 @@ import { generateKey } from './keys.js';
 import { HUMAN_MODELS, humanModelPath } from './targets.js';
 import { loadTfjsReference } from './tfjs-reference.js';
 import { psnr } from './metrics.js';
-import { native } from './native.js';
+import { type NativeTarget, native } from './native.js';
 
 export interface BenchOptions {
-  /** 'codec' (the CompressAI-compatible codec), 'psic' (protected vs full decodes), 'clip' (ViT-B/32 towers), 'targets' (TF.js imports vs tfjs) or 'all'. */
-  suite?: 'codec' | 'psic' | 'clip' | 'targets' | 'all';
+  /** 'codec' (the CompressAI-compatible codec), 'psic' (protected vs full decodes), 'clip' (ViT-B/32 towers), 'targets' (TF.js imports vs tfjs), 'training' (PSIC training steps) or 'all'. */
+  suite?: 'codec' | 'psic' | 'clip' | 'targets' | 'training' | 'all';
   /** PSIC model for the psic suite (default: a seeded psic-hyperprior N=128/M=192 whose encoder is the benchmark model's). */
   psicModel?: string;
   model?: string;
@@ -251,6 +251,54 @@ async function targetsBench(runs: number, progress: boolean) {
   return rows;
 }
 
+// PSIC training steps (batch 8, 128x128 crops) on the N=128/M=192 psic-hyperprior whose encoder
+// side is the benchmark checkpoint's: ms per full and per protected step of stage 1 and 2, with
+// the gear target and with a ViT-B/32-shaped CLIP (random weights, image embedding head).
+async function trainingBench(model: string, runs: number, progress: boolean) {
+  const dir = mkdtempSync(join(tmpdir(), 'psic-bench-train-'));
+  try {
+    const init = await Codec.init({ architecture: 'psic-hyperprior', N: 128, M: 192, seed: 0, from: model });
+    const path = join(dir, 'psic.safetensors');
+    await init.save(path);
+    const targets: { name: string; target: () => Promise<NativeTarget> }[] = [];
+    try {
+      const gear = humanModelPath('gear');
+      targets.push({ name: 'human:gear', target: () => native().loadHumanTarget('gear', gear) });
+    } catch {
+      // the optional human models are absent
+    }
+    targets.push({ name: 'clip ViT-B/32 (random weights)', target: async () => native().clipTarget(await native().randomClip('ViT-B/32', 0), 'clip:random', null, 77, []) });
+    const B = 8, S = 128;
+    const data = new Float32Array(B * 3 * S * S).map((_, i) => ((i * 2654435761) % 1000) / 1000);
+    const rows = [];
+    for (const t of targets) {
+      const target = await t.target();
+      for (const stage of [1, 2] as const) {
+        const trainer = await native().createTrainer(path, 'ab'.repeat(16), [{ target, weight: 1 }], {
+          stage, lambda: 0.013, lr: 1e-4, auxLr: 1e-3, clipMaxNorm: 1, schedule: 'alternate', balance: 'fixed', attackWeight: 1,
+          protectedPsnr: 30, dualLr: 0.05, uaeo: 'paper', temperature: 0.1, wrongKeys: 2, seed: 0, fullCondition: new Float32Array(16).fill(-0.5),
+        });
+        await trainer.step(data, [B, 3, S, S]);  // warm-up (a full step), so timing starts on a protected one
+        const full: number[] = [], prot: number[] = [];
+        for (let r = 0; r < runs; r++) {
+          for (const list of [prot, full]) {
+            const t0 = performance.now();
+            await trainer.step(data, [B, 3, S, S]);
+            list.push(performance.now() - t0);
+          }
+        }
+        const row = { target: t.name, stage, batch: B, crop: S, wrongKeys: 2, fullStepMs: round(median(full), 0), protectedStepMs: round(median(prot), 0),
+          meanStepMs: round((median(full) + median(prot)) / 2, 0) };
+        rows.push(row);
+        if (progress) process.stderr.write(`[training] ${t.name} stage ${stage}: full ${row.fullStepMs} ms, protected ${row.protectedStepMs} ms\n`);
+      }
+    }
+    return { device: 'cpu', rows };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function runBench(options: BenchOptions = {}) {
   const shared = sharedDir();
   const model = options.model ?? join(shared, 'fixtures', 'compressai-hyperprior', 'hyperprior-N128-M192.pth.tar');
@@ -264,15 +312,17 @@ export async function runBench(options: BenchOptions = {}) {
   if (files.length === 0) throw new PsicInputError(`no images in ${data}`);
 
   const suite = options.suite ?? 'all';
-  if (!['codec', 'psic', 'clip', 'targets', 'all'].includes(suite)) throw new PsicInputError(`--suite must be codec, psic, clip, targets or all`);
-  if (suite === 'clip' || suite === 'targets') {
+  if (!['codec', 'psic', 'clip', 'targets', 'training', 'all'].includes(suite)) throw new PsicInputError(`--suite must be codec, psic, clip, targets, training or all`);
+  if (suite === 'clip' || suite === 'targets' || suite === 'training') {
     await Codec.load(model);  // sets the thread count as every suite does
-    const section = suite === 'clip' ? { clip: await clipBench(runs, progress) } : { targets: await targetsBench(runs, progress) };
+    const section = suite === 'clip' ? { clip: await clipBench(runs, progress) }
+      : suite === 'targets' ? { targets: await targetsBench(runs, progress) } : { training: await trainingBench(model, runs, progress) };
     return { runs, threads: native().getThreads(), cores: availableParallelism(), ...section };
   }
   const psic = suite === 'psic' || suite === 'all' ? await psicBench(files, data, model, options, runs, progress) : undefined;
   const clip = suite === 'all' ? await clipBench(runs, progress) : undefined;
   const targets = suite === 'all' ? await targetsBench(runs, progress) : undefined;
+  const training = suite === 'all' ? await trainingBench(model, runs, progress) : undefined;
   if (suite === 'psic') return { model, data, images: files.length, runs, threads: native().getThreads(), cores: availableParallelism(), psic };
   const fast = await Codec.load(model, { path: 'fast' });
   const compat = await Codec.load(model, { path: 'compat' });
@@ -379,6 +429,7 @@ export async function runBench(options: BenchOptions = {}) {
     psic,
     clip,
     targets,
+    training,
     perImage,
   };
 }

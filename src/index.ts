@@ -21,3 +21,7 @@ export { HUMAN_MODELS, TargetModel, TfjsTarget, humanModelPath, imageBatch } fro
 export type { Detection, HeadPrediction, ImageBatch, TargetHead, TargetHeadKind, TargetLoadOptions, TargetPrediction } from './targets.js';
 export { evaluateTarget } from './evaluate-target.js';
 export type { EvaluateTargetOptions, HeadReport, TargetReport } from './evaluate-target.js';
+export { Trainer, keySaltFor } from './training/trainer.js';
+export type { StepLog, TrainerConfig } from './training/trainer.js';
+export { ImageDataset } from './training/dataset.js';
+export type { DatasetOptions, DatasetState, TrainingBatch } from './training/dataset.js';

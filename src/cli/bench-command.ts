@@ -3,7 +3,7 @@ import { runBench } from '../bench.js';
 import { PsicInputError } from '../errors.js';
 import { parse } from './usage.js';
 
-const HELP = `Usage: psic bench [--json] [--suite codec|psic|clip|targets|all] [--model M] [--psic-model P] [--data DIR] [--images N] [--runs N]
+const HELP = `Usage: psic bench [--json] [--suite codec|psic|clip|targets|training|all] [--model M] [--psic-model P] [--data DIR] [--images N] [--runs N]
 
 Benchmarks encode/decode speed (split into transforms and entropy coding), the sub-pixel
 decoder against ConvTranspose2d, the fast path against the CompressAI-compatible path, rANS
@@ -12,7 +12,8 @@ CompressAI checkpoint. The psic suite decodes each image protected and full (wit
 reports both decode speeds and the synthesis share of decoding (default model: a seeded
 psic-hyperprior N=128/M=192 on the same encoder). The clip suite times CLIP's towers at the
 ViT-B/32 shape with random weights; the targets suite times the imported TF.js models against
-the tfjs CPU runtime. Medians of --runs runs (default 5).
+the tfjs CPU runtime; the training suite times PSIC training steps (batch 8, 128x128 crops,
+stage 1 and 2, gear and a ViT-B/32-shaped CLIP). Medians of --runs runs (default 5).
 Progress goes to stderr on a TTY.
 `;
 
@@ -39,7 +40,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   );
   if (!args) return;
   const result = await runBench({
-    suite: args.values.suite as 'codec' | 'psic' | 'clip' | 'targets' | 'all' | undefined,
+    suite: args.values.suite as 'codec' | 'psic' | 'clip' | 'targets' | 'training' | 'all' | undefined,
     psicModel: args.values['psic-model'] as string | undefined,
     model: args.values.model as string | undefined,
     data: args.values.data as string | undefined,
@@ -50,6 +51,8 @@ export async function benchCommand(argv: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
+  const tr = 'training' in result ? result.training : undefined;
+  if (tr) for (const r of tr.rows) process.stdout.write(`training ${JSON.stringify(r)}\n`);
   const tg = 'targets' in result ? result.targets : undefined;
   if (tg) for (const r of tg) process.stdout.write(`target ${JSON.stringify(r)}\n`);
   const c = 'clip' in result ? result.clip : undefined;
