@@ -100,13 +100,22 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   if (shape.size() != 4 || n != static_cast<int64_t>(data.size())) throw Napi::TypeError::New(env, "images do not match shape [B, 3, H, W]");
+  // Optional caption token ids: Int32Array [B * context].
+  std::vector<int64_t> tokens;
+  if (info.Length() > 2 && info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    auto t = info[2].As<Napi::Int32Array>();
+    tokens.assign(t.Data(), t.Data() + t.ElementLength());
+    if (tokens.empty() || tokens.size() % static_cast<size_t>(shape[0]) != 0) throw Napi::TypeError::New(env, "captions must hold B rows of token ids");
+  }
   auto handle = payload_;
   return PromiseWorker<psic::StepMetrics>::Start(
       env,
-      [handle, data = std::move(data), shape]() {
+      [handle, data = std::move(data), shape, tokens]() {
         std::lock_guard<std::mutex> lock(handle->mutex);
         psic::ScopedIntraOpThreads threads(psic::intra_op_threads());
-        return handle->trainer->step(at::from_blob(const_cast<float*>(data.data()), shape, at::kFloat));
+        at::Tensor captions;
+        if (!tokens.empty()) captions = at::tensor(tokens, at::kLong).view({shape[0], -1});
+        return handle->trainer->step(at::from_blob(const_cast<float*>(data.data()), shape, at::kFloat), captions);
       },
       [](Napi::Env env, psic::StepMetrics& m) { return metrics_to_js(env, m); });
 }

@@ -23,7 +23,7 @@ class TrainerWrap : public SharedWrap<TrainerWrap, TrainerHandle> {
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
-  // step(images: Float32Array [B,3,H,W] in [0,1], shape): Promise<metrics>
+  // step(images: Float32Array [B,3,H,W] in [0,1], shape, captionTokens?: Int32Array [B*context]): Promise<metrics>
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value SaveModel(const Napi::CallbackInfo& info);
   Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info);

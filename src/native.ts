@@ -188,7 +188,8 @@ export interface NativeTrainerConfig {
 
 export interface NativeTrainer {
   info(): { stepsDone: number; config: string; attackWeight: number; trainable: string[] };
-  step(images: Float32Array, shape: number[]): Promise<NativeStepMetrics>;
+  /** captionTokens: B rows of CLIP token ids, for vision-language targets. */
+  step(images: Float32Array, shape: number[], captionTokens?: Int32Array): Promise<NativeStepMetrics>;
   saveModel(path: string): Promise<void>;
   saveCheckpoint(path: string, callerStateJson: string): Promise<void>;
   loadCheckpoint(path: string): Promise<string>;

@@ -120,7 +120,7 @@ export class TargetModel {
   /** The preprocessing applied to the RGB [0, 1] image, in words. */
   readonly preprocessing: string;
 
-  private constructor(private readonly target: NativeTarget) {
+  private constructor(private readonly target: NativeTarget, private readonly clip?: Clip) {
     const info = target.info();
     this.name = info.name;
     this.heads = info.heads;
@@ -145,9 +145,18 @@ export class TargetModel {
       const L = clip.info.contextLength;
       const tokens = new Int32Array(classes.length * L);
       clip.tokenize(classes.map((c) => template.replaceAll('{}', c))).forEach((row, i) => tokens.set(row, i * L));
-      return new TargetModel(await nativeCall(() => native().clipTarget(clip.nativeModel, spec, classes.length ? tokens : null, L, classes)));
+      return new TargetModel(await nativeCall(() => native().clipTarget(clip.nativeModel, spec, classes.length ? tokens : null, L, classes)), clip);
     }
     throw new PsicInputError(`unknown target '${spec}': use human:NAME (${HUMAN_MODELS.join(', ')}) or clip:PATH`);
+  }
+
+  /** Vision-language targets (CLIP): one row of token ids per text, flat; undefined otherwise. */
+  tokenize(texts: string[]): Int32Array | undefined {
+    if (!this.clip) return undefined;
+    const L = this.clip.info.contextLength;
+    const out = new Int32Array(texts.length * L);
+    this.clip.tokenize(texts).forEach((row, i) => out.set(row, i * L));
+    return out;
   }
 
   /** Raw head tensors for an NCHW [0, 1] batch (detectors: also [B, K, 6] detections). */

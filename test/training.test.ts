@@ -151,3 +151,18 @@ t.test('psic train: JSON lines, Ctrl-C saves a checkpoint, --resume goes on', ne
   t.ok(existsSync(cfg.output!), 'the trained model is written at the end');
   t.equal(psic(['train']).status, 2, 'missing --config is a usage error');
 });
+
+t.test('CLIP with captions: the attack uses image-caption pairs', needsHumanModels, async (t) => {
+  const { readdirSync } = await import('node:fs');
+  const names = readdirSync(faces()).sort().slice(0, 8);
+  const csv = join(dir, 'captions.csv');
+  writeFileSync(csv, 'file,caption\n' + names.map((n, i) => `${n},a photo of person number ${i}`).join('\n') + '\n');
+  const clip = `clip:${join(sharedDir(), 'fixtures', 'clip-tiny', 'clip-tiny.safetensors')}`;
+  const run = async (annotations?: string) => logsOf(await Trainer.create(await config({
+    steps: 2, targets: [{ target: clip }], data: { dir: faces(), crop: 64, batchSize: 4, files: names, annotations } })));
+  const withCaptions = await run(csv);
+  const without = await run();
+  t.equal(withCaptions[0].loss, without[0].loss, 'the full step does not involve the target');
+  t.ok(Number.isFinite(withCaptions[1].attackLoss!) && Number.isFinite(without[1].attackLoss!));
+  t.not(withCaptions[1].attackLoss, without[1].attackLoss, 'captions change the attack (texts = captions, not the other images)');
+});

@@ -31,6 +31,12 @@ class ClipTarget final : public TargetModel {
            " (bicubic interpolation, align_corners=False), then CLIP's mean/std normalization";
   }
 
+  at::Tensor encode_texts(const at::Tensor& tokens) const override {
+    if (tokens.dim() != 2 || tokens.size(1) != clip_->dims().context_length)
+      throw InputError("CLIP target: tokens must be [K, " + std::to_string(clip_->dims().context_length) + "]");
+    return clip_->encode_text(tokens.to(at::kLong));
+  }
+
   TargetOutputs forward(const at::Tensor& images) const override {
     check_target_input(images);
     const at::Tensor x = clip_preprocess_tensor(images.to(at::kFloat), clip_->dims().image_resolution);

@@ -42,6 +42,9 @@ class TargetModel {
   virtual std::string preprocessing() const = 0;
   // images: [B, 3, H, W] RGB in [0, 1], any H and W. Throws InputError on another shape.
   virtual TargetOutputs forward(const at::Tensor& images) const = 0;
+  // Vision-language targets (CLIP): features of token ids [K, context] in the space of the
+  // embedding head, so image–text pairs can be attacked. Undefined tensor when there is none.
+  virtual at::Tensor encode_texts(const at::Tensor& tokens) const { return at::Tensor(); }
 };
 
 // Checks the [B, 3, H, W] float layout every target takes.

@@ -83,7 +83,8 @@ at::Tensor PsicTrainer::conditions(const std::vector<int>& kinds, int64_t batch)
   return at::cat(rows, 0);
 }
 
-at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x_hat, double* accuracy) const {
+at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x_hat, const at::Tensor& captions,
+                                    double* accuracy) const {
   at::Tensor total = at::zeros({}, at::kFloat);
   double weight_sum = 0, acc_sum = 0;
   int acc_count = 0;
@@ -95,6 +96,12 @@ at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x
       ref = target.model->forward(clean);
     }
     const TargetOutputs out = target.model->forward(x_hat.clamp(0, 1));
+    // CLIP with captions: the "texts" of UAEO are the batch's captions (the paper's setting).
+    at::Tensor texts;
+    if (captions.defined()) {
+      at::NoGradGuard no_grad;
+      texts = target.model->encode_texts(captions);
+    }
     at::Tensor target_loss = at::zeros({}, at::kFloat);
     int heads = 0;
     const auto& specs = target.model->heads();
@@ -111,10 +118,11 @@ at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x
           break;
         }
         case TargetHeadKind::Embedding: {
-          if (K < 2) continue;  // "texts" are the other images of the batch
+          if (K < 2) continue;  // "texts" are the captions or the other images of the batch
           const at::Tensor truth = at::arange(K, at::kLong);
-          const at::Tensor prot_sim = embedding_similarity(p, r);
-          loss = uaeo_loss(embedding_similarity(r, r), prot_sim, truth, config_.uaeo).loss;
+          const at::Tensor& other = texts.defined() ? texts : r;
+          const at::Tensor prot_sim = embedding_similarity(p, other);
+          loss = uaeo_loss(embedding_similarity(r, other), prot_sim, truth, config_.uaeo).loss;
           acc = (prot_sim.detach().argmax(1) == truth).to(at::kFloat).mean().item<double>();
           break;
         }
@@ -140,10 +148,11 @@ at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x
   return weight_sum > 0 ? total / weight_sum : total;
 }
 
-StepMetrics PsicTrainer::step(const at::Tensor& input) {
+StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& captions) {
   if (input.dim() != 4 || input.size(1) != 3 || input.size(2) % 64 != 0 || input.size(3) % 64 != 0 || input.size(0) < 1)
     throw InputError("training batches are [B, 3, H, W] with H and W multiples of 64");
   const int64_t B = input.size(0);
+  if (captions.defined() && (captions.dim() != 2 || captions.size(0) != B)) throw InputError("captions must be [B, context] token ids");
   const bool mixed = config_.schedule == TrainingSchedule::Mixed;
   if (mixed && B < 4) throw InputError("the mixed schedule needs batches of at least 4");
   at::manual_seed(step_seed(config_.seed, step_));
@@ -201,7 +210,7 @@ StepMetrics PsicTrainer::step(const at::Tensor& input) {
       const at::Tensor c = conditions({kinds[k]}, 1).expand({B, -1});
       const at::Tensor x_hat = m.synthesize(latent.y_hat, c, compat);
       double acc = NAN;
-      const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(x, x_hat, &acc);
+      const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(x, x_hat, captions, &acc);
       a_sum = a_sum + a;
       if (k == 0) {
         protected_x_hat = x_hat.detach();
@@ -235,7 +244,7 @@ StepMetrics PsicTrainer::step(const at::Tensor& input) {
     metrics.psnr_full = psnr_of(hf, xf);
     metrics.psnr_protected = psnr_of(hp, xp);
     double acc = NAN;
-    const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(xp, hp, &acc);
+    const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(xp, hp, captions.defined() ? captions.index_select(0, prot_idx) : captions, &acc);
     metrics.attack_accuracy = acc;
     metrics.attack_loss = a.item<double>();
     loss = distortion(hf, xf) + weigh(distortion(hp, xp), a) + rate_term;

@@ -68,8 +68,10 @@ class PsicTrainer {
  public:
   PsicTrainer(LoadedModel model, std::vector<AttackTarget> targets, TrainerConfig config);
 
-  // x: [B, 3, H, W] crops in [0, 1], H and W multiples of 64. Updates the weights.
-  StepMetrics step(const at::Tensor& x);
+  // x: [B, 3, H, W] crops in [0, 1], H and W multiples of 64. Updates the weights. captions:
+  // optional token ids [B, context] of one caption per image; vision-language targets (CLIP)
+  // then attack image–caption pairs instead of image–image ones.
+  StepMetrics step(const at::Tensor& x, const at::Tensor& captions = at::Tensor());
 
   int64_t steps_done() const { return step_; }
   const TrainerConfig& config() const { return config_; }
@@ -89,7 +91,7 @@ class PsicTrainer {
     at::Tensor x_hat;
     std::vector<at::Tensor> likelihoods;
   };
-  at::Tensor attack_loss(const at::Tensor& clean, const at::Tensor& x_hat, double* accuracy) const;
+  at::Tensor attack_loss(const at::Tensor& clean, const at::Tensor& x_hat, const at::Tensor& captions, double* accuracy) const;
   at::Tensor conditions(const std::vector<int>& kinds, int64_t batch) const;  // 0 full, 1 protected, 2 wrong key
 
   LoadedModel model_;

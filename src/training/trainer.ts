@@ -103,6 +103,8 @@ export class Trainer extends EventEmitter {
     readonly fullCondition: Float32Array,
     /** The HKDF salt of that condition (in the trained model's config). */
     readonly keySalt: string,
+    /** A CLIP target, whose tokenizer turns batch captions into the attack's texts. */
+    private readonly textTarget?: TargetModel,
   ) {
     super();
   }
@@ -166,11 +168,14 @@ export class Trainer extends EventEmitter {
     const fullCondition = codec.architecture === 'reference' ? new Float32Array([0]) : deriveCondition(key, salt, codec.conditionDim);
 
     const targets: { target: import('../native.js').NativeTarget; weight: number }[] = [];
+    let textTarget: TargetModel | undefined;
     for (const t of config.targets ?? []) {
       if (typeof t?.target !== 'string') throw new PsicInputError("targets[] entries are {target: 'human:NAME' | 'clip:PATH', weight?}");
       const weight = num('targets[].weight', t.weight, 1, (x) => x >= 0, 'non-negative');
       const spec = t.target.startsWith('clip:') ? `clip:${at(t.target.slice(5))}` : t.target;
-      targets.push({ target: (await TargetModel.load(spec, { classes: t.classes })).nativeTarget, weight });
+      const model = await TargetModel.load(spec, { classes: t.classes });
+      if (model.tokenize([]) !== undefined) textTarget ??= model;
+      targets.push({ target: model.nativeTarget, weight });
     }
     const nativeConfig: NativeTrainerConfig = {
       stage,
@@ -201,7 +206,7 @@ export class Trainer extends EventEmitter {
         seed, prefetch: config.data.prefetch, limit: config.data.limit, files: config.data.files,
       });
     }
-    const t = new Trainer(trainer, resolved, dataset, fullCondition, salt);
+    const t = new Trainer(trainer, resolved, dataset, fullCondition, salt, textTarget);
     if (options.resume !== undefined) await t.loadCheckpoint(at(options.resume)!);
     return t;
   }
@@ -215,12 +220,16 @@ export class Trainer extends EventEmitter {
   stateDigest(): Record<string, string> { return this.trainer.stateDigest(); }
 
   /** One optimisation step on a batch (NCHW RGB in [0, 1], H and W multiples of 64). */
-  async step(batch: Pick<TrainingBatch, 'data' | 'shape'> & Partial<Pick<TrainingBatch, 'epoch'>>): Promise<StepLog> {
+  async step(batch: Pick<TrainingBatch, 'data' | 'shape'> & Partial<Pick<TrainingBatch, 'epoch' | 'captions'>>): Promise<StepLog> {
     if (!(batch?.data instanceof Float32Array) || !Array.isArray(batch.shape) || batch.shape.length !== 4) {
       throw new PsicInputError('a batch is {data: Float32Array, shape: [B, 3, H, W]}');
     }
+    // With a CLIP target and a caption for every image, CLIP is attacked on image–caption pairs.
+    const captions = batch.captions;
+    const tokens = this.textTarget && captions?.length === batch.shape[0] && captions.every((c) => typeof c === 'string' && c.length > 0)
+      ? this.textTarget.tokenize(captions as string[]) : undefined;
     const t0 = performance.now();
-    const m = await nativeCall(() => this.trainer.step(batch.data, batch.shape));
+    const m = await nativeCall(() => this.trainer.step(batch.data, batch.shape, tokens));
     const seconds = (performance.now() - t0) / 1000;
     return { ...m, stage: this.config.stage, epoch: batch.epoch ?? this.position.epoch, imagesPerSecond: batch.shape[0] / Math.max(seconds, 1e-9) };
   }
