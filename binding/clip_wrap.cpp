@@ -8,6 +8,7 @@
 #include "clip/clip_preprocess.h"
 #include "clip/clip_weights.h"
 #include "js_errors.h"
+#include "host_tensor.h"
 #include "promise_worker.h"
 #include "util/threads.h"
 
@@ -35,14 +36,6 @@ Napi::Value features_to_js(Napi::Env env, Features& f) {
   shape.Set(1u, static_cast<double>(f.cols));
   o.Set("shape", shape);
   return o;
-}
-
-std::vector<int64_t> read_shape(const Napi::Value& v) {
-  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "shape must be an array");
-  auto a = v.As<Napi::Array>();
-  std::vector<int64_t> shape;
-  for (uint32_t i = 0; i < a.Length(); ++i) shape.push_back(a.Get(i).ToNumber().Int64Value());
-  return shape;
 }
 
 const psic::BpeTokenizer& tokenizer_for(const std::string& path) {
@@ -82,15 +75,10 @@ Napi::Value ClipWrap::Info(const Napi::CallbackInfo& info) {
 
 Napi::Value ClipWrap::EncodeImage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(env, "encodeImage(data: Float32Array, shape: [B, 3, H, W])");
-  auto array = info[0].As<Napi::Float32Array>();
-  const std::vector<int64_t> shape = read_shape(info[1]);
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  if (shape.size() != 4 || n != static_cast<int64_t>(array.ElementLength()))
-    throw Napi::TypeError::New(env, "image data does not match its shape [B, 3, H, W]");
-  std::vector<float> data(array.Data(), array.Data() + array.ElementLength());
+  if (info.Length() < 2) throw Napi::TypeError::New(env, "encodeImage(data: Float32Array, shape: [B, 3, H, W])");
+  HostTensor in = read_tensor_args(env, info[0], info[1], 4, "encodeImage(data: Float32Array, shape: [B, 3, H, W])");
+  std::vector<float> data = std::move(in.data);
+  const std::vector<int64_t> shape = in.shape;
   auto model = payload_;
   return PromiseWorker<Features>::Start(
       env,
@@ -108,7 +96,7 @@ Napi::Value ClipWrap::EncodeText(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     throw Napi::TypeError::New(env, "encodeText(ids: Int32Array, shape: [B, contextLength])");
   auto array = info[0].As<Napi::Int32Array>();
-  const std::vector<int64_t> shape = read_shape(info[1]);
+  const std::vector<int64_t> shape = read_shape(env, info[1], "encodeText(ids: Int32Array, shape: [B, contextLength])");
   if (shape.size() != 2 || shape[0] * shape[1] != static_cast<int64_t>(array.ElementLength()))
     throw Napi::TypeError::New(env, "ids do not match their shape [B, contextLength]");
   std::vector<int64_t> ids(array.Data(), array.Data() + array.ElementLength());

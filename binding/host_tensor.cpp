@@ -41,4 +41,13 @@ std::vector<float> read_floats(Napi::Env env, const Napi::Value& v, const char* 
   return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
 }
 
+HostTensor read_tensor_args(Napi::Env env, const Napi::Value& data, const Napi::Value& shape, int rank, const char* usage) {
+  HostTensor t{read_floats(env, data, usage), read_shape(env, shape, usage)};
+  int64_t n = 1;
+  for (int64_t d : t.shape) n *= d;
+  if ((rank >= 0 && t.shape.size() != static_cast<size_t>(rank)) || n != static_cast<int64_t>(t.data.size()))
+    throw Napi::TypeError::New(env, std::string(usage) + ": the data does not match the shape");
+  return t;
+}
+
 }  // namespace psic_binding

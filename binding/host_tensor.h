@@ -22,4 +22,8 @@ std::vector<int64_t> read_shape(Napi::Env env, const Napi::Value& v, const char*
 // A Float32Array argument copied out (the worker must not touch JS memory).
 std::vector<float> read_floats(Napi::Env env, const Napi::Value& v, const char* what);
 
+// A (Float32Array, shape) argument pair copied out and checked: the shape's product must match
+// the data, and its rank must be `rank` unless rank < 0. Throws a TypeError naming `usage`.
+HostTensor read_tensor_args(Napi::Env env, const Napi::Value& data, const Napi::Value& shape, int rank, const char* usage);
+
 }  // namespace psic_binding

@@ -46,11 +46,9 @@ Napi::Value TargetWrap::Info(const Napi::CallbackInfo& info) {
 Napi::Value TargetWrap::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2) throw Napi::TypeError::New(env, "forward(images: Float32Array, shape: [B, 3, H, W])");
-  std::vector<float> data = read_floats(env, info[0], "images");
-  const std::vector<int64_t> shape = read_shape(env, info[1], "shape");
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  if (shape.size() != 4 || n != static_cast<int64_t>(data.size())) throw Napi::TypeError::New(env, "images do not match shape [B, 3, H, W]");
+  HostTensor in = read_tensor_args(env, info[0], info[1], 4, "forward(images: Float32Array, shape: [B, 3, H, W])");
+  std::vector<float> data = std::move(in.data);
+  const std::vector<int64_t> shape = in.shape;
   auto model = payload_;
   return PromiseWorker<ForwardResult>::Start(
       env,

@@ -33,11 +33,9 @@ Napi::Value TfjsWrap::Info(const Napi::CallbackInfo& info) {
 Napi::Value TfjsWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2) throw Napi::TypeError::New(env, "run(data: Float32Array, shape: number[])");
-  std::vector<float> data = read_floats(env, info[0], "data");
-  const std::vector<int64_t> shape = read_shape(env, info[1], "shape");
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  if (n != static_cast<int64_t>(data.size())) throw Napi::TypeError::New(env, "data does not match its shape");
+  HostTensor in = read_tensor_args(env, info[0], info[1], -1, "run(data: Float32Array, shape: number[])");
+  std::vector<float> data = std::move(in.data);
+  const std::vector<int64_t> shape = in.shape;
   auto graph = payload_;
   return PromiseWorker<Outputs>::Start(
       env,
@@ -59,14 +57,12 @@ Napi::Value TfjsWrap::Run(const Napi::CallbackInfo& info) {
 Napi::Value TfjsWrap::RunBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[2].IsArray()) throw Napi::TypeError::New(env, "runBackward(data: Float32Array, shape: number[], outputs: string[])");
-  std::vector<float> data = read_floats(env, info[0], "data");
-  const std::vector<int64_t> shape = read_shape(env, info[1], "shape");
+  HostTensor in = read_tensor_args(env, info[0], info[1], -1, "runBackward(data: Float32Array, shape: number[], outputs: string[])");
+  std::vector<float> data = std::move(in.data);
+  const std::vector<int64_t> shape = in.shape;
   std::vector<std::string> outputs;
   auto names = info[2].As<Napi::Array>();
   for (uint32_t i = 0; i < names.Length(); ++i) outputs.push_back(names.Get(i).ToString().Utf8Value());
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  if (n != static_cast<int64_t>(data.size())) throw Napi::TypeError::New(env, "data does not match its shape");
   auto graph = payload_;
   return PromiseWorker<bool>::Start(
       env,
