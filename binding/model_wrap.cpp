@@ -166,7 +166,7 @@ Napi::Value InitModel(const Napi::CallbackInfo& info) {
         psic::LoadedModel loaded = psic::init_model(psic::ModelConfig::make(arch, N, M, d), seed);
         if (!from.empty()) {
           const psic::LoadedModel source = psic::load_model(from);
-          psic::import_encoder_state(*loaded.model, psic::export_encoder_state(*source.model));
+          psic::import_encoder_state(*loaded.model, psic::model_state(*source.model));
           psic::refresh(loaded);
         }
         return std::make_shared<psic::Codec>(loaded);

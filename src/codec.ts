@@ -67,7 +67,7 @@ export interface CompressStats {
 }
 
 export interface ModelInitOptions {
-  architecture: 'psic-hyperprior' | 'psic-factorized' | 'reference' | 'bmshj2018-hyperprior';
+  architecture: 'psic-hyperprior' | 'psic-factorized' | 'psic-balle' | 'reference' | 'bmshj2018-hyperprior';
   N: number;
   M: number;
   /** PSIC condition size (default 16; the reference config has 1). */
@@ -225,7 +225,7 @@ export class Codec {
    * models) from another model file, e.g. a CompressAI checkpoint.
    */
   static async init(options: ModelInitOptions, loadOptions: CodecLoadOptions = {}): Promise<Codec> {
-    const archs = ['psic-hyperprior', 'psic-factorized', 'reference', 'bmshj2018-hyperprior'];
+    const archs = ['psic-hyperprior', 'psic-factorized', 'psic-balle', 'reference', 'bmshj2018-hyperprior'];
     if (!archs.includes(options.architecture)) throw new PsicInputError(`architecture must be one of ${archs.join(', ')}`);
     for (const [name, v] of [['N', options.N], ['M', options.M]] as const) {
       if (!Number.isInteger(v) || v < 1 || v > 4096) throw new PsicInputError(`${name} must be an integer in [1, 4096]`);

@@ -27,12 +27,12 @@ ModelConfig ModelConfig::make(const std::string& architecture, int64_t N, int64_
   } else if (architecture == "reference") {
     if (condition_dim > 1) throw WeightsError("the reference config has a 1-value condition");
     c.condition_dim = 1;
-  } else if (architecture == "psic-hyperprior" || architecture == "psic-factorized") {
+  } else if (architecture == "psic-hyperprior" || architecture == "psic-factorized" || architecture == "psic-balle") {
     c.condition_dim = condition_dim < 0 ? kDefaultConditionDim : condition_dim;
     check_size("condition_dim", c.condition_dim, 1024);
   } else {
     throw WeightsError("unsupported architecture '" + architecture +
-                       "' (supported: bmshj2018-hyperprior, psic-hyperprior, psic-factorized, reference)");
+                       "' (supported: bmshj2018-hyperprior, psic-hyperprior, psic-factorized, psic-balle, reference)");
   }
   return c;
 }

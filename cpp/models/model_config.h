@@ -2,6 +2,7 @@
 //   bmshj2018-hyperprior  CompressAI's scale hyperprior (no condition)
 //   psic-hyperprior       PSIC decoder on the scale hyperprior, keyed d-dim condition (default 16)
 //   psic-factorized       PSIC decoder on the factorized prior
+//   psic-balle            the scale hyperprior's own g_s, conditioned by CLTG shifts (seeds from a trained backbone)
 //   reference             psic-hyperprior with d = 1 and the paper's public conditions (0 full, 1 protected)
 #pragma once
 #include <cstdint>

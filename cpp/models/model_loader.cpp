@@ -1,5 +1,6 @@
 #include "models/model_loader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -190,10 +191,7 @@ LoadedModel load_model(const std::string& path) {
 }
 
 void save_model(CompressionModel& model, const std::string& path) {
-  NamedTensors tensors;
-  model.visit_state("", [&](const std::string& name, at::Tensor& t, StateKind) {
-    tensors.emplace_back(name, t.detach().to(at::kCPU).contiguous());
-  });
+  const NamedTensors tensors = model_state(model);
   std::map<std::string, std::string> metadata = {{"format", kModelFormat},
                                                  {"format_version", kModelFormatVersion},
                                                  {"config", model.config.to_json()},
@@ -217,9 +215,20 @@ NamedTensors export_encoder_state(CompressionModel& model) {
   return out;
 }
 
+NamedTensors model_state(CompressionModel& model) {
+  NamedTensors out;
+  model.visit_state("", [&](const std::string& name, at::Tensor& t, StateKind) {
+    out.emplace_back(name, t.detach().to(at::kCPU).contiguous());
+  });
+  return out;
+}
+
 void import_encoder_state(CompressionModel& model, const NamedTensors& state) {
-  // The checkpoint's decoder (g_s) and anything else is ignored.
-  const bool has_tables = copy_state(model, state, is_encoder_name, /*reject_unexpected=*/false, "cannot seed the encoder side");
+  // The encoder side always; CompressAI's decoder g_s too when both have one (psic-balle keeps
+  // it as its backbone decoder). Anything else in the checkpoint is ignored.
+  const bool state_has_g_s = std::any_of(state.begin(), state.end(), [](const auto& e) { return e.first.rfind("g_s.", 0) == 0; });
+  auto selected = [&](const std::string& name) { return is_encoder_name(name) || (state_has_g_s && name.rfind("g_s.", 0) == 0); };
+  const bool has_tables = copy_state(model, state, selected, /*reject_unexpected=*/false, "cannot seed the encoder side");
   if (!has_tables) model.update_entropy_tables();
   model.validate_entropy_tables();
   model.prepare_inference();

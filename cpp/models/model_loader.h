@@ -35,10 +35,13 @@ std::string compute_model_id(CompressionModel& model);
 LoadedModel init_model(const ModelConfig& config, uint64_t seed);
 
 // The CompressAI-compatible encoder side (g_a, h_a, h_s, entropy models) under CompressAI's
-// names: export it, or seed a model's encoder side from a CompressAI checkpoint's (its g_s and
-// anything else are ignored; every copied tensor must match in shape).
+// names: export it, or seed a model's encoder side from a CompressAI checkpoint's — and its
+// g_s too when the model has CompressAI's g_s (psic-balle); anything else is ignored, and every
+// copied tensor must match in shape.
 NamedTensors export_encoder_state(CompressionModel& model);
 void import_encoder_state(CompressionModel& model, const NamedTensors& state);
+// Every tensor of a model under its state_dict name (CPU, contiguous).
+NamedTensors model_state(CompressionModel& model);
 
 // Re-derives the model id and refreshes inference tensors after weights changed in place.
 void refresh(LoadedModel& loaded);

@@ -3,6 +3,7 @@
 #include "errors.h"
 #include "models/factorized_latent_codec.h"
 #include "models/hyperprior_latent_codec.h"
+#include "models/psic_balle_model.h"
 #include "models/scale_hyperprior.h"
 
 namespace psic {
@@ -32,6 +33,7 @@ at::Tensor PsicModel::synthesize(const at::Tensor& y_hat, const at::Tensor& cond
 
 std::shared_ptr<CompressionModel> build_model(const ModelConfig& config) {
   if (config.architecture == "bmshj2018-hyperprior") return std::make_shared<ScaleHyperprior>(config);
+  if (config.architecture == "psic-balle") return std::make_shared<PsicBalleModel>(config);
   return std::make_shared<PsicModel>(config);
 }
 

@@ -5,8 +5,11 @@
 
 namespace psic {
 
-ScaleHyperprior::ScaleHyperprior(const ModelConfig& c) : CompressionModel(c), latent_codec(c.N, c.M) {
-  const int64_t N = c.N, M = c.M;
+ScaleHyperprior::ScaleHyperprior(const ModelConfig& c)
+    : CompressionModel(c), g_s(make_synthesis(c.N, c.M)), latent_codec(c.N, c.M) {}
+
+Sequential ScaleHyperprior::make_synthesis(int64_t N, int64_t M) {
+  Sequential g_s;
   g_s.add(std::make_shared<ConvTranspose2d>(M, N, 5, 2))
       .add(std::make_shared<GDN>(N, true))
       .add(std::make_shared<ConvTranspose2d>(N, N, 5, 2))
@@ -14,6 +17,7 @@ ScaleHyperprior::ScaleHyperprior(const ModelConfig& c) : CompressionModel(c), la
       .add(std::make_shared<ConvTranspose2d>(N, N, 5, 2))
       .add(std::make_shared<GDN>(N, true))
       .add(std::make_shared<ConvTranspose2d>(N, 3, 5, 2));
+  return g_s;
 }
 
 void ScaleHyperprior::visit_state(const std::string& prefix, const StateVisitor& visit) {

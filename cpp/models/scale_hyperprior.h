@@ -11,6 +11,8 @@ namespace psic {
 class ScaleHyperprior : public CompressionModel {
  public:
   explicit ScaleHyperprior(const ModelConfig& config);
+  // g_s as above (also the backbone decoder of psic-balle).
+  static Sequential make_synthesis(int64_t N, int64_t M);
   void visit_state(const std::string& prefix, const StateVisitor& visit) override;
   LatentCodec& latent() override { return latent_codec; }
   at::Tensor synthesize(const at::Tensor& y_hat, const at::Tensor& condition, const ForwardOptions& options) const override;

@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "formats/torch_checkpoint.h"
 #include "models/model_loader.h"
+#include "models/psic_balle_model.h"
 #include "models/psic_model.h"
 
 namespace fs = std::filesystem;
@@ -123,6 +124,44 @@ PSIC_CHECK_CASE("psic: the encoder side is CompressAI's and can be seeded from a
   EXPECT(!exported.empty() && exported.front().first.rfind("g_a.", 0) == 0);
   auto small = psic::init_model(psic::ModelConfig::make("psic-hyperprior", 16, 24), 1);
   EXPECT_THROWS_AS(psic::import_encoder_state(*small.model, exported), psic::WeightsError);
+}
+
+PSIC_CHECK_CASE("psic-balle: seeded from a trained backbone, every condition decodes as the backbone until trained") {
+  PSIC_NEEDS_SHARED();
+  const fs::path ckpt = fs::path(psic_test::shared_dir()) / "fixtures" / "compressai-hyperprior" / "tiny-N16-M24.pth.tar";
+  auto backbone = psic::load_model(ckpt.string());
+  auto model = psic::init_model(psic::ModelConfig::make("psic-balle", 16, 24, 4), 3);
+  psic::import_encoder_state(*model.model, psic::read_torch_checkpoint(ckpt.string()));
+  psic::refresh(model);
+  auto counts = model.model->parameter_counts();
+  EXPECT(counts["g_s_shift"] == 3 * 16 * 512);
+  EXPECT(counts["g_s"] == backbone.model->parameter_counts()["g_s"]);
+  psic::Codec plain(backbone), balle(model);
+  const auto rgb = random_image(80, 48, 9);
+  psic::CodecOptions o;
+  const auto ep = plain.compress(rgb.data(), 80, 48, o);
+  const auto eb = balle.compress(rgb.data(), 80, 48, o);
+  EXPECT_MSG(std::equal(ep.container.begin() + 76, ep.container.end(), eb.container.begin() + 76), "the same payload as the backbone");
+  const auto want = plain.decompress(ep.container.data(), ep.container.size(), o, true);
+  const auto prot = balle.decompress(eb.container.data(), eb.container.size(), o, true);
+  const auto full = balle.decompress(eb.container.data(), eb.container.size(), o, true, {0.3f, -0.7f, 0.9f, -0.1f});
+  EXPECT_MSG(prot.rgb32 == want.rgb32 && full.rgb32 == want.rgb32, "zero shifts: protected = full = the backbone's decode");
+  // Non-zero shifts make the decode depend on the condition.
+  auto* m = dynamic_cast<psic::PsicBalleModel*>(model.model.get());
+  EXPECT(m != nullptr);
+  for (auto& s : m->shifts) s.weight.uniform_(-0.05, 0.05);
+  psic::refresh(model);
+  psic::Codec shifted(model);
+  const auto enc = shifted.compress(rgb.data(), 80, 48, o);
+  const auto p2 = shifted.decompress(enc.container.data(), enc.container.size(), o, true);
+  const auto f2 = shifted.decompress(enc.container.data(), enc.container.size(), o, true, {0.3f, -0.7f, 0.9f, -0.1f});
+  EXPECT(p2.rgb32 != f2.rgb32);
+  psic::CodecOptions compat;
+  compat.fast = false;
+  const auto f3 = shifted.decompress(enc.container.data(), enc.container.size(), compat, true, {0.3f, -0.7f, 0.9f, -0.1f});
+  double worst = 0;
+  for (size_t i = 0; i < f2.rgb32.size(); ++i) worst = std::max(worst, static_cast<double>(std::abs(f2.rgb32[i] - f3.rgb32[i])));
+  EXPECT_MSG(worst < 1e-4, "fast and compat paths agree: " + std::to_string(worst));
 }
 
 PSIC_CHECK_CASE("psic: model files round-trip with their config; configs are validated") {

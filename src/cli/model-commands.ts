@@ -4,7 +4,7 @@ import { PsicInputError } from '../errors.js';
 import { UsageError, onePositional, parse, requireString, runSubcommand } from './usage.js';
 
 const HELP = `Usage:
-  psic model init --arch psic-hyperprior|psic-factorized|reference --N n --M m [--seed s] [--condition-dim d] [--from CKPT] -o M
+  psic model init --arch psic-hyperprior|psic-factorized|psic-balle|reference --N n --M m [--seed s] [--condition-dim d] [--from CKPT] -o M
       a seeded random-init model file; --from seeds the encoder side (g_a, h_a, h_s, entropy
       models) from a CompressAI checkpoint or another model file
   psic model info M [--json]
