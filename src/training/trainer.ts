@@ -25,6 +25,8 @@ export interface TrainerConfig {
   /** Attack targets: 'human:NAME' or 'clip:PATH', with weights (default 1). */
   targets?: { target: string; weight?: number; classes?: string[] }[];
   stage?: 1 | 2;
+  /** Stage 2: train only the conditioning (global_cond, CLTG projections); the decoder stays as trained. */
+  conditioningOnly?: boolean;
   steps?: number;
   lambda?: number;
   lr?: number;
@@ -177,8 +179,10 @@ export class Trainer extends EventEmitter {
       if (model.tokenize([]) !== undefined) textTarget ??= model;
       targets.push({ target: model.nativeTarget, weight });
     }
+    if (config.conditioningOnly !== undefined && typeof config.conditioningOnly !== 'boolean') throw new PsicInputError('conditioningOnly must be true or false');
     const nativeConfig: NativeTrainerConfig = {
       stage,
+      conditioningOnly: config.conditioningOnly ?? false,
       lambda: num('lambda', config.lambda, DEFAULTS.lambda, (x) => x > 0, 'positive'),
       lr: num('lr', config.lr, DEFAULTS.lr, (x) => x > 0, 'positive'),
       auxLr: num('auxLr', config.auxLr, DEFAULTS.auxLr, (x) => x > 0, 'positive'),
