@@ -69,5 +69,5 @@ for (const [name, image] of [['gear', face], ['emotion', face], ['mobileface', f
   const pf = await target.predict(await codec.decompress(bytes, { key }).then((d) => ({ data: d.data, width: d.width, height: d.height, channels: 3 as const })));
   const pp = await target.predict(await codec.decompress(bytes).then((d) => ({ data: d.data, width: d.width, height: d.height, channels: 3 as const })));
   const extra = name === 'mobileface' ? ` (cosine full/protected ${cosine(pf.heads[0].values, pp.heads[0].values).toFixed(4)})` : '';
-  console.log(`${name.padEnd(10)}full: ${describe(pf)}\n${''.padEnd(10)}protected: ${describe(pp)}${extra}`);
+  console.log(`${name.padEnd(11)}full: ${describe(pf)}\n${''.padEnd(11)}protected: ${describe(pp)}${extra}`);
 }
