@@ -299,20 +299,16 @@ PSIC_CHECK_CASE("losses: uaeo paper variant (paired, bidirectional evidence) mat
 }
 
 PSIC_CHECK_CASE("losses: uaeo paper variant, unpaired matrices (classes as texts) use one-directional evidence") {
-  // K = 3 images against J = 5 classes.
-  const Mat C = random_mat(3, 5, 21), P = random_mat(3, 5, 22);
-  const Index truth = {2, 0, 4};
-  const HandPaper want = hand_paper(C, P, truth, 0.2);
-  const psic::UaeoResult r = psic::uaeo_loss(to_tensor(C), to_tensor(P), to_index(truth), options(psic::UaeoVariant::Paper, 0.2));
-  EXPECT_MSG(std::abs(r.loss.item<double>() - want.loss) < 1e-6, "loss " + num(r.loss.item<double>()) + " want " + num(want.loss));
-  EXPECT(index_values(r.target_index) == want.n);
-  // Square but not the identity: also one-directional (the hand computation checks pairing itself).
-  const Mat C3 = random_mat(3, 3, 23), P3 = random_mat(3, 3, 24);
-  const Index perm = {1, 2, 0};
-  const HandPaper want3 = hand_paper(C3, P3, perm, 0.2);
-  const psic::UaeoResult r3 = psic::uaeo_loss(to_tensor(C3), to_tensor(P3), to_index(perm), options(psic::UaeoVariant::Paper, 0.2));
-  EXPECT_MSG(std::abs(r3.loss.item<double>() - want3.loss) < 1e-6, "loss " + num(r3.loss.item<double>()) + " want " + num(want3.loss));
-  EXPECT(index_values(r3.target_index) == want3.n);
+  // K = 3 images against J = 5 classes; and square but not the identity: also one-directional
+  // (the hand computation checks pairing itself).
+  const struct { Mat C, P; Index truth; } cases[] = {{random_mat(3, 5, 21), random_mat(3, 5, 22), {2, 0, 4}},
+                                                     {random_mat(3, 3, 23), random_mat(3, 3, 24), {1, 2, 0}}};
+  for (const auto& c : cases) {
+    const HandPaper want = hand_paper(c.C, c.P, c.truth, 0.2);
+    const psic::UaeoResult r = psic::uaeo_loss(to_tensor(c.C), to_tensor(c.P), to_index(c.truth), options(psic::UaeoVariant::Paper, 0.2));
+    EXPECT_MSG(std::abs(r.loss.item<double>() - want.loss) < 1e-6, "loss " + num(r.loss.item<double>()) + " want " + num(want.loss));
+    EXPECT(index_values(r.target_index) == want.n);
+  }
 }
 
 PSIC_CHECK_CASE("losses: uaeo paper target n(i) excludes the true pair, even when it is the least believed") {
