@@ -138,13 +138,18 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::ExportEncoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "exportEncoder(path)");
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "exportEncoder(path, part?: 'encoder' | 'conditioning')");
   const std::string path = info[0].ToString().Utf8Value();
+  const bool conditioning = info.Length() > 1 && info[1].IsString() && info[1].ToString().Utf8Value() == "conditioning";
   auto codec = payload_;
   return PromiseWorker<bool>::Start(
       env,
-      [codec, path]() {
-        const auto bytes = psic::write_safetensors(psic::export_encoder_state(codec->model()), {});
+      [codec, path, conditioning]() {
+        psic::CompressionModel& m = codec->model();
+        // A conditioning file names its format and carries the key salt its training used.
+        std::map<std::string, std::string> metadata;
+        if (conditioning) metadata = {{"format", "psic-conditioning"}, {"config", m.config.to_json()}, {"key_salt", m.config.key_salt}};
+        const auto bytes = psic::write_safetensors(conditioning ? psic::export_conditioning_state(m) : psic::export_encoder_state(m), metadata);
         psic::write_file_atomic(path, bytes.data(), bytes.size());
         return true;
       },
@@ -160,13 +165,24 @@ Napi::Value InitModel(const Napi::CallbackInfo& info) {
   const int64_t d = o.Has("conditionDim") && o.Get("conditionDim").IsNumber() ? o.Get("conditionDim").ToNumber().Int64Value() : -1;
   const uint64_t seed = static_cast<uint64_t>(o.Get("seed").ToNumber().Int64Value());
   const std::string from = o.Has("from") && o.Get("from").IsString() ? o.Get("from").ToString().Utf8Value() : "";
+  const std::string conditioning = o.Has("conditioning") && o.Get("conditioning").IsString() ? o.Get("conditioning").ToString().Utf8Value() : "";
   return PromiseWorker<std::shared_ptr<psic::Codec>>::Start(
       env,
-      [arch, N, M, d, seed, from]() {
+      [arch, N, M, d, seed, from, conditioning]() {
         psic::LoadedModel loaded = psic::init_model(psic::ModelConfig::make(arch, N, M, d), seed);
         if (!from.empty()) {
           const psic::LoadedModel source = psic::load_model(from);
           psic::import_encoder_state(*loaded.model, psic::model_state(*source.model));
+          psic::refresh(loaded);
+        }
+        if (!conditioning.empty()) {
+          const psic::SafetensorsFile file = psic::read_safetensors(conditioning);
+          auto format = file.metadata.find("format");
+          if (format == file.metadata.end() || format->second != "psic-conditioning")
+            throw psic::FormatError("'" + conditioning + "' is not a psic conditioning file (psic model export-conditioning)");
+          psic::import_conditioning_state(*loaded.model, file.tensors);
+          auto salt = file.metadata.find("key_salt");
+          if (salt != file.metadata.end() && !salt->second.empty()) loaded.model->config.set_key_salt(salt->second);
           psic::refresh(loaded);
         }
         return std::make_shared<psic::Codec>(loaded);

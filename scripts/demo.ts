@@ -18,7 +18,7 @@ const model = process.argv[3] ?? shipped;
 const keyFile = join(root, 'models', 'demo-owner.key');
 
 if (!existsSync(photo) || !existsSync(model) || !existsSync(keyFile)) {
-  console.error(`demo: needs a photo, a model and its key; looked for ${photo}, ${model} and ${keyFile}. Set PSIC_SHARED to the shared data folder.`);
+  console.error(`demo: needs a photo, a model and its key; looked for ${photo}, ${model} and ${keyFile}. Set PSIC_SHARED to the shared data folder (scripts/setup.sh builds the shipped model from its seed checkpoint there).`);
   process.exit(1);
 }
 

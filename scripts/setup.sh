@@ -51,4 +51,13 @@ if [ "$mode" = "--build" ] || newer_than dist/index.js src tsconfig.json; then
   npx --no-install tsc -p tsconfig.json >&2
   touch dist/index.js
 fi
+# 5. The shipped model: its trained conditioning over the shared seed checkpoint it was trained
+#    from (the seed's weights stay in ../shared; only the 2.5 MB conditioning is in the repo).
+shipped=models/psic-balle-faces.safetensors
+seed="${PSIC_SHARED:-$(cd .. && pwd)/shared}/models/hyperprior-N128-M192-seed.pth.tar"
+if [ ! -e "$shipped" ] && [ -e "$seed" ]; then
+  say "build $shipped (seed checkpoint + models/psic-balle-faces.conditioning.safetensors)"
+  node bin/psic.js model init --arch psic-balle --N 128 --M 192 --seed 0 --from "$seed" \
+    --conditioning models/psic-balle-faces.conditioning.safetensors -o "$shipped" >&2
+fi
 exit 0

@@ -73,8 +73,10 @@ export interface ModelInitOptions {
   /** PSIC condition size (default 16; the reference config has 1). */
   conditionDim?: number;
   seed?: number;
-  /** A model file (e.g. a CompressAI checkpoint) whose encoder side seeds the new model. */
+  /** A model file (e.g. a CompressAI checkpoint) whose encoder side seeds the new model (and its g_s: psic-balle). */
   from?: string;
+  /** A conditioning file (exportConditioning) applied over the seeded model, with its key salt. */
+  conditioning?: string;
 }
 
 export interface ContainerInfo extends Omit<NativeContainerHeader, 'strings'> {
@@ -218,6 +220,16 @@ export class Codec {
   async exportEncoder(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw new PsicInputError('path must be a non-empty string');
     await nativeCall(() => this.model.exportEncoder(path));
+  }
+
+  /**
+   * Writes a PSIC model's conditioning (global_cond, CLTG projections) and key salt: with the
+   * checkpoint it was seeded from, all a conditioning-only training changed
+   * (Codec.init({from, conditioning}) rebuilds the model).
+   */
+  async exportConditioning(path: string): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) throw new PsicInputError('path must be a non-empty string');
+    await nativeCall(() => this.model.exportEncoder(path, 'conditioning'));
   }
 
   /**

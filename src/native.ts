@@ -82,7 +82,8 @@ export interface NativeModel {
   /** Write the model as a psic model file (safetensors + JSON config). */
   save(path: string): Promise<void>;
   /** Write the CompressAI-compatible encoder side (g_a, h_a, h_s, entropy models) as a safetensors state_dict. */
-  exportEncoder(path: string): Promise<void>;
+  /** part 'conditioning': global_cond and the CLTG projections, with the key salt. */
+  exportEncoder(path: string, part?: 'encoder' | 'conditioning'): Promise<void>;
 }
 
 export interface NativeInitOptions {
@@ -93,6 +94,8 @@ export interface NativeInitOptions {
   seed: number;
   /** A model file whose encoder side seeds the new model's (e.g. a CompressAI checkpoint). */
   from?: string;
+  /** A psic conditioning file applied last. */
+  conditioning?: string;
 }
 
 export interface NativeClipInfo {

@@ -166,3 +166,23 @@ t.test('CLIP with captions: the attack uses image-caption pairs', needsHumanMode
   t.ok(Number.isFinite(withCaptions[1].attackLoss!) && Number.isFinite(without[1].attackLoss!));
   t.not(withCaptions[1].attackLoss, without[1].attackLoss, 'captions change the attack (texts = captions, not the other images)');
 });
+
+t.test('a conditioning-only training is its seed plus the exported conditioning', needsHumanModels, async (t) => {
+  const seed = join(sharedDir(), 'fixtures', 'compressai-hyperprior', 'tiny-N16-M24.pth.tar');
+  const start = join(dir, 'balle.safetensors');
+  await (await Codec.init({ architecture: 'psic-balle', N: 16, M: 24, seed: 0, from: seed })).save(start);
+  const output = join(dir, 'balle-trained.safetensors');
+  const trainer = await Trainer.create({ ...(await config({ stage: 2, steps: 2, output })), model: start, conditioningOnly: true });
+  t.ok(trainer.trainableNames.every((n) => /^(global_cond|g_s_shift)\./.test(n)), 'only the conditioning trains');
+  await trainer.run();
+  const trained = await Codec.load(output);
+  const cond = join(dir, 'balle.conditioning.safetensors');
+  await trained.exportConditioning(cond);
+  const rebuilt = await Codec.init({ architecture: 'psic-balle', N: 16, M: 24, seed: 5, from: seed, conditioning: cond });
+  t.equal(rebuilt.modelId, trained.modelId, 'same weights, config and key salt');
+  t.equal(rebuilt.config.key_salt, trainer.keySalt);
+  await t.rejects(Codec.init({ architecture: 'psic-balle', N: 16, M: 24, from: seed, conditioning: output }), { name: 'PsicFormatError', message: /conditioning file/ });
+  await t.rejects(Codec.init({ architecture: 'psic-hyperprior', N: 16, M: 24, conditioning: cond }), { name: 'PsicWeightsError', message: /conditioning/ });
+  await t.rejects(Codec.init({ architecture: 'psic-balle', N: 32, M: 24, conditioning: cond }), { name: 'PsicWeightsError' });
+  await t.rejects((await Codec.load(seed)).exportConditioning(join(dir, 'x.safetensors')), { name: 'PsicWeightsError' });
+});

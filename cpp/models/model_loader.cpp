@@ -215,6 +215,25 @@ NamedTensors export_encoder_state(CompressionModel& model) {
   return out;
 }
 
+bool is_conditioning_name(const std::string& name) {
+  return name.rfind("global_cond.", 0) == 0 || name.rfind("g_s_shift.", 0) == 0 || name.find(".proj1.") != std::string::npos ||
+         name.find(".proj2.") != std::string::npos;
+}
+
+NamedTensors export_conditioning_state(CompressionModel& model) {
+  if (!model.config.is_psic()) throw WeightsError("only PSIC models have a conditioning");
+  NamedTensors out;
+  for (auto& [name, t] : model_state(model))
+    if (is_conditioning_name(name)) out.emplace_back(name, t);
+  return out;
+}
+
+void import_conditioning_state(CompressionModel& model, const NamedTensors& state) {
+  if (!model.config.is_psic()) throw WeightsError("only PSIC models have a conditioning");
+  copy_state(model, state, is_conditioning_name, /*reject_unexpected=*/true, "cannot apply the conditioning");
+  model.prepare_inference();
+}
+
 NamedTensors model_state(CompressionModel& model) {
   NamedTensors out;
   model.visit_state("", [&](const std::string& name, at::Tensor& t, StateKind) {

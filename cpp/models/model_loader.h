@@ -40,6 +40,13 @@ LoadedModel init_model(const ModelConfig& config, uint64_t seed);
 // copied tensor must match in shape.
 NamedTensors export_encoder_state(CompressionModel& model);
 void import_encoder_state(CompressionModel& model, const NamedTensors& state);
+// The conditioning of a PSIC model: global_cond and the CLTG projections (psic-balle's
+// g_s_shift, the CRBs' proj1/proj2) — all that stage-2 conditioning-only training changes, so a
+// trained model is its seed checkpoint plus this small state. Import requires every
+// conditioning tensor, with its shape, and nothing else.
+bool is_conditioning_name(const std::string& name);
+NamedTensors export_conditioning_state(CompressionModel& model);
+void import_conditioning_state(CompressionModel& model, const NamedTensors& state);
 // Every tensor of a model under its state_dict name (CPU, contiguous).
 NamedTensors model_state(CompressionModel& model);
 

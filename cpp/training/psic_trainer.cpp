@@ -34,10 +34,7 @@ double psnr_of(const at::Tensor& x_hat, const at::Tensor& x) {
 }
 
 bool stage2_trainable(const std::string& name) { return name.rfind("g_s", 0) == 0 || name.rfind("global_cond", 0) == 0; }
-bool conditioning_param(const std::string& name) {
-  return name.rfind("global_cond", 0) == 0 || name.rfind("g_s_shift.", 0) == 0 || name.find(".proj1.") != std::string::npos ||
-         name.find(".proj2.") != std::string::npos;
-}
+
 
 }  // namespace
 
@@ -62,7 +59,7 @@ PsicTrainer::PsicTrainer(LoadedModel model, std::vector<AttackTarget> targets, T
   m.visit_state("", [&](const std::string& name, at::Tensor& t, StateKind kind) {
     if (kind != StateKind::Parameter) return;
     const bool quantiles = name.find("quantiles") != std::string::npos;
-    const bool trainable = config_.stage == 1 || (config_.conditioning_only ? conditioning_param(name) : stage2_trainable(name));
+    const bool trainable = config_.stage == 1 || (config_.conditioning_only ? is_conditioning_name(name) : stage2_trainable(name));
     t.set_requires_grad(trainable);
     if (!trainable) return;
     (quantiles ? aux_names_ : main_names_).push_back(name);

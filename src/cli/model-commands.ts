@@ -1,17 +1,21 @@
-// psic model init | info | export-encoder.
+// psic model init | info | export-encoder | export-conditioning.
 import { Codec } from '../codec.js';
 import { PsicInputError } from '../errors.js';
 import { UsageError, onePositional, parse, requireString, runSubcommand } from './usage.js';
 
 const HELP = `Usage:
-  psic model init --arch psic-hyperprior|psic-factorized|psic-balle|reference --N n --M m [--seed s] [--condition-dim d] [--from CKPT] -o M
+  psic model init --arch psic-hyperprior|psic-factorized|psic-balle|reference --N n --M m [--seed s] [--condition-dim d] [--from CKPT] [--conditioning C] -o M
       a seeded random-init model file; --from seeds the encoder side (g_a, h_a, h_s, entropy
-      models) from a CompressAI checkpoint or another model file
+      models; and g_s for psic-balle) from a CompressAI checkpoint or another model file;
+      --conditioning then applies a conditioning file (export-conditioning) and its key salt
   psic model info M [--json]
       config, model id and parameter counts per component (total, g_a, h_a, h_s,
       entropy_bottleneck, g_s or g_s_cond, global_cond, cltg_projections)
   psic model export-encoder M -o OUT.safetensors
       the CompressAI-compatible encoder side under CompressAI's names
+  psic model export-conditioning M -o OUT.safetensors
+      a PSIC model's global_cond and CLTG projections with its key salt: with the checkpoint
+      it was seeded from, all a conditioning-only training changed
 `;
 
 function int(value: unknown, flag: string, fallback?: number): number {
@@ -34,6 +38,7 @@ async function init(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       'condition-dim': { type: 'string' },
       from: { type: 'string' },
+      conditioning: { type: 'string' },
       output: { type: 'string', short: 'o' },
     },
     HELP,
@@ -49,6 +54,7 @@ async function init(argv: string[]): Promise<void> {
     seed: int(args.values.seed, '--seed', 0),
     conditionDim,
     from: args.values.from as string | undefined,
+    conditioning: args.values.conditioning as string | undefined,
   });
   await codec.save(output);
   process.stdout.write(`${output}: ${codec.architecture}, model id ${codec.modelId}, ${codec.parameterCounts.total} parameters\n`);
@@ -75,15 +81,17 @@ async function info(argv: string[]): Promise<void> {
   );
 }
 
-async function exportEncoder(argv: string[]): Promise<void> {
-  const args = parse(argv, { output: { type: 'string', short: 'o' } }, HELP);
-  if (!args) return;
-  const codec = await Codec.load(onePositional(args.positionals, 'model file'));
-  const output = requireString(args.values.output, '-o OUT.safetensors');
-  await codec.exportEncoder(output);
-  process.stdout.write(`${output}: encoder side of ${codec.modelId}\n`);
+function exportPart(part: 'encoder' | 'conditioning') {
+  return async (argv: string[]): Promise<void> => {
+    const args = parse(argv, { output: { type: 'string', short: 'o' } }, HELP);
+    if (!args) return;
+    const codec = await Codec.load(onePositional(args.positionals, 'model file'));
+    const output = requireString(args.values.output, '-o OUT.safetensors');
+    await (part === 'encoder' ? codec.exportEncoder(output) : codec.exportConditioning(output));
+    process.stdout.write(`${output}: ${part === 'encoder' ? 'encoder side' : 'conditioning'} of ${codec.modelId}\n`);
+  };
 }
 
 export async function modelCommand(argv: string[]): Promise<void> {
-  await runSubcommand('model', argv, HELP, { init, info, 'export-encoder': exportEncoder });
+  await runSubcommand('model', argv, HELP, { init, info, 'export-encoder': exportPart('encoder'), 'export-conditioning': exportPart('conditioning') });
 }
