@@ -240,10 +240,9 @@ export function headReport(head: TargetHead, h: number, stems: string[], predA: 
     const emb = (ps: TargetPrediction[]) => ps.map((p) => p.heads[h].values);
     const ids = stems.map((s) => labels?.get(s)?.columns.identity);
     const useLabels = ids.every((v) => v !== undefined && v !== '');
-    const gallery = emb(refPred);
-    const ia = identify(gallery, emb(predA), useLabels ? ids : undefined);
-    const ib = identify(gallery, emb(predB), useLabels ? ids : undefined);
-    const eA = emb(predA), eB = emb(predB);
+    const gallery = emb(refPred), eA = emb(predA), eB = emb(predB);
+    const ia = identify(gallery, eA, useLabels ? ids : undefined);
+    const ib = identify(gallery, eB, useLabels ? ids : undefined);
     return { head: head.name, kind: head.kind, reference: useLabels ? 'labels' : fallback,
       ...compareCorrectness(ia.predicted.map((v, i) => v === ib.predicted[i]), ia.predicted.map((v, i) => v === ia.truth[i]),
         ib.predicted.map((v, i) => v === ib.truth[i])),
