@@ -6,6 +6,7 @@
 #include "entropy/rans.h"
 #include "formats/container.h"
 #include "js_errors.h"
+#include "attack_wrap.h"
 #include "clip_wrap.h"
 #include "model_wrap.h"
 #include "target_wrap.h"
@@ -128,6 +129,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TfjsWrap::Define(env);
   TargetWrap::Define(env);
   TrainerWrap::Define(env);
+  exports.Set("pgdCloak", Napi::Function::New(env, PgdCloak));
+  exports.Set("keySearch", Napi::Function::New(env, KeySearch));
   exports.Set("createTrainer", Napi::Function::New(env, CreateTrainer));
   exports.Set("loadHumanTarget", Napi::Function::New(env, LoadHumanTarget));
   exports.Set("clipTarget", Napi::Function::New(env, ClipTarget));

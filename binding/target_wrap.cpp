@@ -93,6 +93,21 @@ Napi::Value TargetWrap::ForwardBackward(const Napi::CallbackInfo& info) {
       [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
 }
 
+std::vector<psic::AttackTarget> read_attack_targets(Napi::Env env, const Napi::Value& value, const char* usage) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, usage);
+  std::vector<psic::AttackTarget> targets;
+  auto list = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, usage);
+    auto e = list.Get(i).As<Napi::Object>();
+    auto model = TargetWrap::PayloadOf(e.Get("target"));
+    if (!model) throw Napi::TypeError::New(env, "targets[].target must be a NativeTarget");
+    const double weight = e.Has("weight") && e.Get("weight").IsNumber() ? e.Get("weight").As<Napi::Number>().DoubleValue() : 1.0;
+    targets.push_back({model, weight});
+  }
+  return targets;
+}
+
 Napi::Value LoadHumanTarget(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())

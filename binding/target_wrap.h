@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <vector>
 
 #include "shared_wrap.h"
 #include "targets/target_model.h"
@@ -22,6 +23,9 @@ class TargetWrap : public SharedWrap<TargetWrap, psic::TargetModel> {
   // Benchmarks: forward + backward of the sum of every head w.r.t. a random image batch.
   Napi::Value ForwardBackward(const Napi::CallbackInfo& info);
 };
+
+// [{target: NativeTarget, weight?: number}] as the C++ attack and training code takes it.
+std::vector<psic::AttackTarget> read_attack_targets(Napi::Env env, const Napi::Value& list, const char* usage);
 
 // loadHumanTarget(name, modelJsonPath): Promise<NativeTarget>
 Napi::Value LoadHumanTarget(const Napi::CallbackInfo& info);

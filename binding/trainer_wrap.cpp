@@ -183,15 +183,7 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "createTrainer(modelPath, keySalt, targets, config)");
   const std::string path = info[0].ToString().Utf8Value();
   const std::string salt = info[1].IsString() ? info[1].ToString().Utf8Value() : "";
-  std::vector<psic::AttackTarget> targets;
-  auto list = info[2].As<Napi::Array>();
-  for (uint32_t i = 0; i < list.Length(); ++i) {
-    if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, "targets: [{target, weight}]");
-    auto e = list.Get(i).As<Napi::Object>();
-    auto model = TargetWrap::PayloadOf(e.Get("target"));
-    if (!model) throw Napi::TypeError::New(env, "targets[].target must be a NativeTarget");
-    targets.push_back({model, number(e, "weight", 1.0)});
-  }
+  const std::vector<psic::AttackTarget> targets = read_attack_targets(env, info[2], "targets: [{target, weight}]");
   psic::TrainerConfig config = read_config(env, info[3].As<Napi::Object>());
   return PromiseWorker<std::shared_ptr<TrainerHandle>>::Start(
       env,

@@ -82,8 +82,8 @@ CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height
   return result;
 }
 
-DecompressResult Codec::decompress(const uint8_t* data, size_t size, const CodecOptions& options,
-                                   bool float_output, const std::vector<float>& condition) const {
+DecodedLatents Codec::decode_latents(const uint8_t* data, size_t size, const CodecOptions& options,
+                                     StageTimings* timings) const {
   const ParsedContainer parsed = parse_container(data, size, options.pixel_limit);
   const ContainerHeader& h = parsed.header;
   if (h.model_id != container_id_)
@@ -92,6 +92,17 @@ DecompressResult Codec::decompress(const uint8_t* data, size_t size, const Codec
   const auto& cfg = model().config;
   if (h.y_shape[0] != cfg.M || h.z_shape[0] != (cfg.has_hyperprior() ? cfg.N : 0))
     throw FormatError(".psic latent channels do not match the model");
+  at::NoGradGuard no_grad;
+  LatentStrings strings;
+  strings.z.assign(parsed.z, parsed.z + h.z_length);
+  strings.y.assign(parsed.y, parsed.y + h.y_length);
+  const LatentShapes shapes{h.y_shape[0], h.y_shape[1], h.y_shape[2], h.z_shape[0], h.z_shape[1], h.z_shape[2]};
+  return {model().latent().decompress(strings, shapes, timings), h};
+}
+
+DecompressResult Codec::decompress(const uint8_t* data, size_t size, const CodecOptions& options,
+                                   bool float_output, const std::vector<float>& condition) const {
+  const auto& cfg = model().config;
   at::Tensor c;
   if (!condition.empty()) {
     if (cfg.condition_dim == 0) throw KeyError("this model takes no key: it has a single decode");
@@ -105,11 +116,9 @@ DecompressResult Codec::decompress(const uint8_t* data, size_t size, const Codec
   ScopedIntraOpThreads threads(intra_op_threads());
   const auto t0 = Clock::now();
   StageTimings stages;
-  LatentStrings strings;
-  strings.z.assign(parsed.z, parsed.z + h.z_length);
-  strings.y.assign(parsed.y, parsed.y + h.y_length);
-  const LatentShapes shapes{h.y_shape[0], h.y_shape[1], h.y_shape[2], h.z_shape[0], h.z_shape[1], h.z_shape[2]};
-  at::Tensor x_hat = model().decompress(strings, shapes, c, decoder_options(options), &stages);
+  const DecodedLatents latents = decode_latents(data, size, options, &stages);
+  const ContainerHeader& h = latents.header;
+  at::Tensor x_hat = model().decode(latents.y_hat, c, decoder_options(options), &stages);
 
   auto tp = Clock::now();
   // Crop the padding, then HWC.

@@ -39,6 +39,12 @@ struct DecompressResult {
   Timings timings;
 };
 
+// A container's entropy-decoded latents: what every decode of it synthesizes from.
+struct DecodedLatents {
+  at::Tensor y_hat;  // [1, M, h, w]
+  ContainerHeader header;
+};
+
 class Codec {
  public:
   static std::shared_ptr<Codec> load(const std::string& path);
@@ -50,6 +56,10 @@ class Codec {
   // protected decode (and ignored by unconditional models).
   DecompressResult decompress(const uint8_t* data, size_t size, const CodecOptions& options, bool float_output,
                               const std::vector<float>& condition = {}) const;
+
+  // Parses and entropy-decodes a container of this model (checks the model id and shapes).
+  DecodedLatents decode_latents(const uint8_t* data, size_t size, const CodecOptions& options,
+                                StageTimings* timings = nullptr) const;
 
   const LoadedModel& loaded() const { return loaded_; }
   CompressionModel& model() const { return *loaded_.model; }

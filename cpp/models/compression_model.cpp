@@ -58,10 +58,8 @@ LatentStrings CompressionModel::compress(const at::Tensor& x, const ForwardOptio
   return latent().compress(y, options, timings, shapes);
 }
 
-at::Tensor CompressionModel::decompress(const LatentStrings& strings, const LatentShapes& shapes,
-                                        const at::Tensor& condition, const ForwardOptions& options,
-                                        StageTimings* timings) const {
-  const at::Tensor y_hat = latent().decompress(strings, shapes, timings);
+at::Tensor CompressionModel::decode(const at::Tensor& y_hat, const at::Tensor& condition, const ForwardOptions& options,
+                                   StageTimings* timings) const {
   const auto t0 = std::chrono::steady_clock::now();
   at::Tensor x_hat = synthesize(y_hat, resolve_condition(condition), options).clamp_(0, 1);
   if (timings) timings->transform_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

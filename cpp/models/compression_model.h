@@ -43,10 +43,11 @@ class CompressionModel : public StateOwner {
   // x: [1, 3, H, W] padded input in [0, 1].
   LatentStrings compress(const at::Tensor& x, const ForwardOptions& options, StageTimings* timings,
                          LatentShapes* shapes) const;
-  // x_hat [1, 3, H, W] clamped to [0, 1] (not cropped). condition may be undefined: the model
-  // then uses its protected condition (or none).
-  at::Tensor decompress(const LatentStrings& strings, const LatentShapes& shapes, const at::Tensor& condition,
-                        const ForwardOptions& options, StageTimings* timings) const;
+  // x_hat [B, 3, H, W] clamped to [0, 1] (not cropped) from entropy-decoded latents
+  // (latent().decompress). condition may be undefined: the model then uses its protected
+  // condition (or none).
+  at::Tensor decode(const at::Tensor& y_hat, const at::Tensor& condition, const ForwardOptions& options,
+                    StageTimings* timings) const;
   double estimate_bits(const at::Tensor& x);
 
   // Learnable parameter counts: "total" and one per top-level component (g_a, h_a, h_s,

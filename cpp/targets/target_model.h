@@ -6,6 +6,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,12 @@ class TargetModel {
   // Vision-language targets (CLIP): features of token ids [K, context] in the space of the
   // embedding head, so image–text pairs can be attacked. Undefined tensor when there is none.
   virtual at::Tensor encode_texts(const at::Tensor& tokens) const { return at::Tensor(); }
+};
+
+// A target and its weight among several attacked (or evaluated) at once.
+struct AttackTarget {
+  std::shared_ptr<const TargetModel> model;
+  double weight = 1.0;
 };
 
 // Checks the [B, 3, H, W] float layout every target takes.

@@ -20,11 +20,6 @@
 
 namespace psic {
 
-struct AttackTarget {
-  std::shared_ptr<const TargetModel> model;
-  double weight = 1.0;
-};
-
 enum class TrainingSchedule {
   Alternate,  // whole steps alternate: full, protected, full, ...
   Mixed,      // every step: half the batch full, half protected / wrong keys (the public code)
