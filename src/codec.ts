@@ -39,6 +39,11 @@ export interface DecompressOptions {
    * one. Unconditional models (plain CompressAI backbones) refuse a key.
    */
   key?: Key;
+  /**
+   * A raw condition vector (conditionDim values) instead of a key's: for research and the
+   * key-search evaluation. Overrides `key`.
+   */
+  condition?: Float32Array;
   /** 'uint8' (default): round(x̂·255); 'float32': x̂ in [0,1]. */
   output?: 'uint8' | 'float32';
   /** Override the synthesis implementation (benchmarks): 'subpixel' or 'transposed'. */
@@ -134,6 +139,9 @@ export class Codec {
     return new Codec(model, model.info(), computePath, pixelLimit);
   }
 
+  /** @internal The addon object (attacks, batch work). */
+  get nativeModel(): NativeModel { return this.model; }
+
   /** Model id (32 hex chars) written into every container this codec makes. */
   get modelId(): string { return this.modelInfo.modelId; }
   get architecture(): string { return this.modelInfo.architecture; }
@@ -187,7 +195,13 @@ export class Codec {
     if (options.synthesis !== undefined && options.synthesis !== 'subpixel' && options.synthesis !== 'transposed') {
       throw new PsicInputError(`synthesis must be 'subpixel' or 'transposed'`);
     }
-    const condition = options.key === undefined ? undefined : this.conditionFor(options.key);
+    let condition = options.key === undefined ? undefined : this.conditionFor(options.key);
+    if (options.condition !== undefined) {
+      if (!(options.condition instanceof Float32Array) || options.condition.length !== this.conditionDim || this.conditionDim === 0) {
+        throw new PsicKeyError(`condition must be a Float32Array of the model's ${this.conditionDim} values`);
+      }
+      condition = options.condition;
+    }
     const r = await nativeCall(() =>
       this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis, condition }),
     );

@@ -25,3 +25,5 @@ export { Trainer, keySaltFor } from './training/trainer.js';
 export type { StepLog, TrainerConfig } from './training/trainer.js';
 export { ImageDataset } from './training/dataset.js';
 export type { DatasetOptions, DatasetState, TrainingBatch } from './training/dataset.js';
+export { cloak, keySearch } from './attacks.js';
+export type { AttackTargets, CloakOptions, KeySearchOptions, KeySearchResult } from './attacks.js';

@@ -75,6 +75,13 @@ export interface NativeContainerHeader {
   strings: { name: 'z' | 'y'; offset: number; length: number }[];
 }
 
+export interface NativeWeightedTarget { target: NativeTarget; weight: number }
+export interface NativePgdOptions { epsilon: number; steps: number; stepSize: number; randomStart: boolean; seed: number }
+export interface NativeKeySearchOptions {
+  objective: 'target' | 'pixels'; steps: number; restarts: number; lr: number; bounded: boolean; traceEvery: number; seed: number;
+}
+export interface NativeKeySearchResult { condition: Float32Array; objective: number; traces: number[][] }
+
 export interface NativeModel {
   info(): NativeModelInfo;
   compress(rgb: Uint8Array, width: number, height: number, opts: NativeCodecOptions): Promise<NativeCompressResult>;
@@ -203,8 +210,13 @@ export interface NativeTrainer {
 
 export interface NativeAddon {
   /** A PSIC trainer over a model file, with attack targets. */
-  createTrainer(modelPath: string, keySalt: string | null, targets: { target: NativeTarget; weight: number }[], config: NativeTrainerConfig): Promise<NativeTrainer>;
+  createTrainer(modelPath: string, keySalt: string | null, targets: NativeWeightedTarget[], config: NativeTrainerConfig): Promise<NativeTrainer>;
   /** A human model (gear, age, gender, emotion, mobileface, centernet) with its preprocessing, as a target. */
+  /** Per-image L∞ PGD against the targets (cpp/attacks/pgd_cloak.h). */
+  pgdCloak(targets: NativeWeightedTarget[], images: Float32Array, shape: number[], options: NativePgdOptions): Promise<NativeTensor>;
+  /** The key-search adversary (cpp/attacks/key_search.h): one condition for all containers. */
+  keySearch(model: NativeModel, containers: Uint8Array[], originals: Uint8Array[], targets: NativeWeightedTarget[],
+            options: NativeKeySearchOptions): Promise<NativeKeySearchResult>;
   loadHumanTarget(name: string, modelJsonPath: string): Promise<NativeTarget>;
   /** CLIP as a target: its embedding, plus a zero-shot classifier when class prompts are given. */
   clipTarget(clip: NativeClip, name: string, classTokens: Int32Array | null, contextLength: number, classNames: string[]): Promise<NativeTarget>;

@@ -24,7 +24,7 @@ struct KeySearchOptions {
   KeySearchObjective objective = KeySearchObjective::Target;
   int steps = 500;
   int restarts = 3;
-  double lr = 0.05;           // Adam, on the unbounded parameter u of c = tanh(u)
+  double lr = 0.02;           // Adam, on the unbounded parameter u of c = tanh(u)
   bool bounded = true;        // c in (−1, 1)^d, where HKDF puts every key's condition
   int trace_every = 10;       // objective samples kept per restart
   uint64_t seed = 0;
