@@ -57,3 +57,96 @@ export function attackMarkdown(r: AttackEvalReport): string {
   }
   return `${out.join('\n')}\n`;
 }
+
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const inline = (s: string) => escapeHtml(s).replace(/`([^`]+)`/g, '<code>$1</code>');
+
+/**
+ * The Markdown this module writes (headings, paragraphs, pipe tables, inline code) as HTML.
+ * Not a general Markdown parser: only what the reports contain.
+ */
+export function markdownToHtml(md: string): string {
+  const out: string[] = [];
+  const lines = md.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const heading = /^(#{1,6}) (.*)$/.exec(line);
+    if (heading) {
+      out.push(`<h${heading[1].length}>${inline(heading[2])}</h${heading[1].length}>`);
+    } else if (line.startsWith('|')) {
+      const rows: string[][] = [];
+      for (; i < lines.length && lines[i].startsWith('|'); i++) rows.push(lines[i].slice(1, -1).split('|').map((c) => c.trim()));
+      i--;
+      const [head, , ...body] = rows;
+      out.push('<table>', `<tr>${head.map((c) => `<th>${inline(c)}</th>`).join('')}</tr>`,
+        ...body.map((r) => `<tr>${r.map((c) => `<td>${inline(c)}</td>`).join('')}</tr>`), '</table>');
+    } else if (line.startsWith('<svg') || line.startsWith('<figure')) {
+      out.push(line);  // plots, already markup
+    } else if (line.trim()) {
+      out.push(`<p>${inline(line)}</p>`);
+    }
+  }
+  return out.join('\n');
+}
+
+/** A whole page: inline CSS, no external resources, so it opens offline. */
+export function htmlPage(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>
+body { font: 14px/1.45 system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
+th { background: #f3f3f3; }
+code { background: #f3f3f3; padding: 0 0.2em; }
+svg { max-width: 100%; height: auto; }
+</style></head><body>
+<h1>${escapeHtml(title)}</h1>
+${body}
+</body></html>
+`;
+}
+
+/** Grouped bars: each target's mean ASR for the protected decode and what stands against it. */
+export function attackPlotSvg(r: AttackEvalReport): string {
+  const kinds: { name: string; colour: string; value: (t: TargetAttackReport) => number | undefined }[] = [
+    { name: 'PSIC protected', colour: '#1f77b4', value: (t) => t.asr.protected },
+    { name: 'protected, then JPEG q85', colour: '#aec7e8', value: (t) => t.robustness.find((x) => x.reencoding === 'jpeg-q85')?.asr },
+    { name: 'wrong key', colour: '#2ca02c', value: (t) => t.asr['wrong-key'] },
+    { name: 'key search (pixels)', colour: '#d62728', value: (t) => t.asr['key-search-pixels'] },
+    { name: 'key search (targets)', colour: '#ff9896', value: (t) => t.asr['key-search-target'] },
+    { name: 'PGD cloak + backbone', colour: '#9467bd', value: (t) => t.pgd?.asr },
+    { name: 'PSIC full (key)', colour: '#7f7f7f', value: (t) => t.asr.full },
+  ];
+  const used = kinds.filter((k) => r.targets.some((t) => k.value(t) !== undefined));
+  const bar = 12, gap = 10, left = 170, width = 420, top = 40;
+  const groupHeight = used.length * bar + gap;
+  const height = top + r.targets.length * groupHeight + 30;
+  const legendX = left + width + 30;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${legendX + 190}" height="${Math.max(height, top + used.length * 18 + 20)}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14">ASR against the backbone decode (mean over heads)</text>`,
+  ];
+  for (let tick = 0; tick <= 100; tick += 20) {
+    const x = left + (width * tick) / 100;
+    parts.push(`<line x1="${x}" y1="${top - 5}" x2="${x}" y2="${height - 25}" stroke="#ddd"/>`,
+      `<text x="${x}" y="${height - 10}" text-anchor="middle">${tick}%</text>`);
+  }
+  r.targets.forEach((t, g) => {
+    const y0 = top + g * groupHeight;
+    parts.push(`<text x="${left - 8}" y="${y0 + (used.length * bar) / 2 + 4}" text-anchor="end">${escapeHtml(`${t.target} (${t.dataset})`)}</text>`);
+    used.forEach((k, i) => {
+      const v = k.value(t);
+      if (v === undefined || Number.isNaN(v)) return;
+      parts.push(`<rect x="${left}" y="${y0 + i * bar}" width="${(width * Math.max(0, v)).toFixed(1)}" height="${bar - 2}" fill="${k.colour}"><title>${escapeHtml(`${k.name}: ${(100 * v).toFixed(1)}%`)}</title></rect>`);
+    });
+  });
+  used.forEach((k, i) => {
+    parts.push(`<rect x="${legendX}" y="${top + i * 18}" width="12" height="12" fill="${k.colour}"/>`,
+      `<text x="${legendX + 18}" y="${top + i * 18 + 10}">${escapeHtml(k.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
