@@ -58,41 +58,53 @@ function planes(image: SsimImage): Plane[] {
   });
 }
 
-/** Valid separable filtering: rows then columns. */
-function blur(p: Plane, g: Float64Array): Plane {
-  const k = g.length, w = p.w - k + 1, h = p.h - k + 1;
-  const rows = new Float64Array(w * p.h);
-  for (let y = 0; y < p.h; y++) {
-    const src = y * p.w;
-    for (let x = 0; x < w; x++) {
+/** Valid separable Gaussian filtering of one map: rows, then columns. */
+function filtered(v: Float64Array, W: number, H: number, g: Float64Array): Float64Array {
+  const k = g.length, w = W - k + 1, h = H - k + 1;
+  const rows = new Float64Array(w * H);
+  for (let row = 0; row < H; row++) {
+    const src = row * W, dst = row * w;
+    for (let col = 0; col < w; col++) {
       let s = 0;
-      for (let t = 0; t < k; t++) s += g[t] * p.v[src + x + t];
-      rows[y * w + x] = s;
+      for (let t = 0; t < k; t++) s += g[t] * v[src + col + t];
+      rows[dst + col] = s;
     }
   }
+  // Columns: accumulate whole rows (streams through memory instead of striding down columns).
   const out = new Float64Array(w * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let s = 0;
-      for (let t = 0; t < k; t++) s += g[t] * rows[(y + t) * w + x];
-      out[y * w + x] = s;
+  for (let row = 0; row < h; row++) {
+    const dst = row * w;
+    for (let t = 0; t < k; t++) {
+      const gt = g[t], src = (row + t) * w;
+      for (let col = 0; col < w; col++) out[dst + col] += gt * rows[src + col];
     }
   }
-  return { v: out, w, h };
+  return out;
 }
 
-const product = (a: Plane, b: Plane): Plane => ({ v: a.v.map((x, i) => x * b.v[i]), w: a.w, h: a.h });
+function product(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] * b[i];
+  return out;
+}
+
+/** One channel at one scale, with its filtered mean and second moment. */
+interface Level { plane: Plane; mean: Float64Array; square: Float64Array }
+
+function level(plane: Plane, g: Float64Array): Level {
+  return { plane, mean: filtered(plane.v, plane.w, plane.h, g), square: filtered(product(plane.v, plane.v), plane.w, plane.h, g) };
+}
 
 /** Mean SSIM and mean contrast-structure term of one channel at one scale. */
-function ssimTerms(x: Plane, y: Plane, g: Float64Array): { ssim: number; cs: number } {
+function ssimTerms(x: Level, y: Level, g: Float64Array): { ssim: number; cs: number } {
   const c1 = SSIM_K1 ** 2, c2 = SSIM_K2 ** 2;
-  const mx = blur(x, g), my = blur(y, g);
-  const xx = blur(product(x, x), g), yy = blur(product(y, y), g), xy = blur(product(x, y), g);
+  const mx = x.mean, my = y.mean, xx = x.square, yy = y.square;
+  const xy = filtered(product(x.plane.v, y.plane.v), x.plane.w, x.plane.h, g);
   let ssim = 0, cs = 0;
-  const n = mx.v.length;
+  const n = mx.length;
   for (let i = 0; i < n; i++) {
-    const mu1 = mx.v[i], mu2 = my.v[i];
-    const s11 = xx.v[i] - mu1 * mu1, s22 = yy.v[i] - mu2 * mu2, s12 = xy.v[i] - mu1 * mu2;
+    const mu1 = mx[i], mu2 = my[i];
+    const s11 = xx[i] - mu1 * mu1, s22 = yy[i] - mu2 * mu2, s12 = xy[i] - mu1 * mu2;
     const csi = (2 * s12 + c2) / (s11 + s22 + c2);
     cs += csi;
     ssim += ((2 * mu1 * mu2 + c1) / (mu1 * mu1 + mu2 * mu2 + c1)) * csi;
@@ -125,34 +137,55 @@ function checkPair(a: SsimImage, b: SsimImage, minSide: number, what: string): v
   }
 }
 
+/**
+ * A reference image prepared once (its pyramid, filtered means and second moments) to score
+ * many decodes of it: each score filters 3 maps per scale instead of 5.
+ */
+export class SsimReference {
+  private readonly g = gaussianWindow();
+  /** [channel][scale] */
+  private readonly levels: Level[][];
+
+  constructor(private readonly image: SsimImage, private readonly scales = MS_SSIM_WEIGHTS.length) {
+    checkPair(image, image, scales > 1 ? MS_SSIM_MIN_SIDE : SSIM_WINDOW, scales > 1 ? 'MS-SSIM' : 'SSIM');
+    this.levels = planes(image).map((p) => this.pyramid(p));
+  }
+
+  private pyramid(p: Plane): Level[] {
+    const out = [level(p, this.g)];
+    while (out.length < this.scales) out.push(level(averagePool2(out[out.length - 1].plane), this.g));
+    return out;
+  }
+
+  /** Per channel: [ssim, cs] at each scale. */
+  private terms(other: SsimImage): { ssim: number; cs: number }[][] {
+    checkPair(this.image, other, 0, this.scales > 1 ? 'MS-SSIM' : 'SSIM');
+    return planes(other).map((p, c) => this.pyramid(p).map((l, s) => ssimTerms(this.levels[c][s], l, this.g)));
+  }
+
+  /** Single-scale SSIM (mean over the valid map, averaged over channels). */
+  ssim(other: SsimImage): number {
+    const t = this.terms(other);
+    return t.reduce((s, ch) => s + ch[0].ssim, 0) / t.length;
+  }
+
+  /** 5-scale MS-SSIM: ∏ relu(cs_j)^w_j over the first four scales · relu(ssim_5)^w_5, averaged over channels. */
+  msSsim(other: SsimImage): number {
+    if (this.scales !== MS_SSIM_WEIGHTS.length) throw new PsicInputError('this reference was prepared for single-scale SSIM');
+    const t = this.terms(other);
+    const last = MS_SSIM_WEIGHTS.length - 1;
+    return t.reduce((s, ch) => s + ch.reduce((p, v, j) => p * Math.max(j === last ? v.ssim : v.cs, 0) ** MS_SSIM_WEIGHTS[j], 1), 0) / t.length;
+  }
+}
+
 /** Single-scale SSIM (mean over the valid map, averaged over channels). */
 export function ssim(a: SsimImage, b: SsimImage): number {
-  checkPair(a, b, SSIM_WINDOW, 'SSIM');
-  const g = gaussianWindow();
-  const pa = planes(a), pb = planes(b);
-  return pa.reduce((s, p, c) => s + ssimTerms(p, pb[c], g).ssim, 0) / pa.length;
+  return new SsimReference(a, 1).ssim(b);
 }
 
 /** 5-scale MS-SSIM, in [0, 1]; 1 for identical images. */
 export function msSsim(a: SsimImage, b: SsimImage): number {
-  checkPair(a, b, MS_SSIM_MIN_SIDE, 'MS-SSIM');
-  const g = gaussianWindow();
-  const pa = planes(a), pb = planes(b);
-  let total = 0;
-  for (let c = 0; c < pa.length; c++) {
-    let x = pa[c], y = pb[c], score = 1;
-    MS_SSIM_WEIGHTS.forEach((weight, level) => {
-      const t = ssimTerms(x, y, g);
-      const last = level === MS_SSIM_WEIGHTS.length - 1;
-      score *= Math.max(last ? t.ssim : t.cs, 0) ** weight;
-      if (!last) {
-        x = averagePool2(x);
-        y = averagePool2(y);
-      }
-    });
-    total += score;
-  }
-  return total / pa.length;
+  return new SsimReference(a).msSsim(b);
 }
 
 /** MS-SSIM in dB, as CompressAI's plots show it: −10·log10(1 − MS-SSIM). */

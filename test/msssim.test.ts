@@ -150,6 +150,6 @@ t.test('negative contrast-structure is clamped to 0; too small images are refuse
   t.equal(MS_SSIM_MIN_SIDE, 161);
   const [s1, s2] = pair(200, 160, 10);
   t.throws(() => msSsim(s1, s2), { name: 'PsicInputError', message: /at least 161x161 pixels, got 200x160/ });
-  t.throws(() => msSsim(s1, pair(200, 170, 10)[0]), { name: 'PsicInputError', message: /differ in size/ });
+  t.throws(() => msSsim(pair(200, 170, 10)[0], s1), { name: 'PsicInputError', message: /differ in size/ });
   t.throws(() => ssim({ data: new Uint8Array(30), width: 10, height: 1 }, { data: new Uint8Array(30), width: 10, height: 1 }), { name: 'PsicInputError' });
 });

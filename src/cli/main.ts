@@ -25,6 +25,7 @@ Commands:
   target run|info|predict                run a TF.js graph raw; a target model's heads, preprocessing, predictions
   train --config F.json [--resume C]     train a PSIC model (UAEO attack, key-bound full decode)
   eval target                            compare a target's predictions on two image sets (agreement, ASR)
+  eval rd --models M --key-file K        rate–distortion (bpp, PSNR, MS-SSIM) vs the backbone, JPEG, WebP, AVIF; plots
   info IN.psic [--json]                  show a container's header and strings
   bench [--json]                         benchmark speed and rate-distortion on Kodak
 
