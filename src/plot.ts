@@ -9,8 +9,10 @@ export interface PlotSeries {
   name: string;
   /** Drawn in this order, joined by a line; non-finite points are left out. */
   points: PlotPoint[];
-  /** Dashed line (e.g. a secondary variant of a series). */
+  /** Dashed line and hollow markers (e.g. a secondary variant of a series). */
   dashed?: boolean;
+  /** Series with the same group share a colour (default: the name). */
+  group?: string;
 }
 
 export interface PlotPanel {
@@ -29,8 +31,8 @@ export interface PlotOptions {
 }
 
 /** Colour-blind-friendly first (Okabe–Ito), then more distinct hues. */
-const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442',
-  '#8C564B', '#7F7F7F', '#BCBD22', '#17BECF', '#9467BD', '#FF9896'];
+const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#8C564B',
+  '#7F7F7F', '#BCBD22', '#17BECF', '#9467BD', '#FF9896', '#F0E442'];
 const MARGIN = { left: 62, right: 18, top: 34, bottom: 50 };
 const LEGEND_WIDTH = 250;
 const LEGEND_ROW = 18;
@@ -62,7 +64,11 @@ function tickLabel(v: number, ticks: number[]): string {
   return v.toFixed(Math.min(decimals, 6));
 }
 
-function panelSvg(panel: PlotPanel, x0: number, y0: number, w: number, h: number, colour: (name: string) => string): string {
+function marker(x: string, y: string, r: number, c: string, hollow?: boolean): string {
+  return `<circle cx="${x}" cy="${y}" r="${r}" ${hollow ? `fill="#ffffff" stroke="${c}" stroke-width="1.5"` : `fill="${c}"`}/>`;
+}
+
+function panelSvg(panel: PlotPanel, x0: number, y0: number, w: number, h: number, colour: (s: PlotSeries) => string): string {
   const finite = (s: PlotSeries) => s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   const all = panel.series.flatMap(finite);
   const xs = niceTicks(Math.min(...all.map((p) => p.x)), Math.max(...all.map((p) => p.x)));
@@ -93,23 +99,24 @@ function panelSvg(panel: PlotPanel, x0: number, y0: number, w: number, h: number
   for (const s of panel.series) {
     const pts = finite(s);
     if (pts.length === 0) continue;
-    const c = colour(s.name);
+    const c = colour(s);
     const d = pts.map((p, i) => `${i ? 'L' : 'M'}${fmt(sx(p.x))},${fmt(sy(p.y))}`).join(' ');
     out.push(`<path class="series" data-series="${escapeXml(s.name)}" d="${d}" fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     // A lone point (one model, one λ) gets a larger marker so it reads as a result, not a stray dot.
     const r = pts.length === 1 ? 5 : 3.5;
-    for (const p of pts) out.push(`<circle cx="${fmt(sx(p.x))}" cy="${fmt(sy(p.y))}" r="${r}" fill="${c}"/>`);
+    for (const p of pts) out.push(marker(fmt(sx(p.x)), fmt(sy(p.y)), r, c, s.dashed));
   }
   out.push('</g>');
   return out.join('\n');
 }
 
-/** Panels side by side with one legend on the right; a series keeps its colour in every panel. */
+/** Panels side by side with one legend on the right; a series (group) keeps its colour in every panel. */
 export function linePlotSvg(panels: PlotPanel[], options: PlotOptions = {}): string {
   const w = options.panelWidth ?? 480, h = options.panelHeight ?? 360;
   const names: PlotSeries[] = [];
   for (const p of panels) for (const s of p.series) if (!names.some((n) => n.name === s.name)) names.push(s);
-  const colour = (name: string) => PALETTE[names.findIndex((n) => n.name === name) % PALETTE.length];
+  const groups = [...new Set(names.map((s) => s.group ?? s.name))];
+  const colour = (s: PlotSeries) => PALETTE[groups.indexOf(s.group ?? s.name) % PALETTE.length];
   const titleH = options.title ? 26 : 0;
   const width = panels.length * w + LEGEND_WIDTH;
   const height = titleH + Math.max(h, MARGIN.top + names.length * LEGEND_ROW + 20);
@@ -123,9 +130,9 @@ export function linePlotSvg(panels: PlotPanel[], options: PlotOptions = {}): str
   out.push('<g class="legend">');
   names.forEach((s, i) => {
     const y = titleH + MARGIN.top + i * LEGEND_ROW;
-    const c = colour(s.name);
+    const c = colour(s);
     out.push(`<line x1="${lx}" y1="${y}" x2="${lx + 24}" y2="${y}" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    out.push(`<circle cx="${lx + 12}" cy="${y}" r="3.5" fill="${c}"/>`);
+    out.push(marker(String(lx + 12), String(y), 3.5, c, s.dashed));
     out.push(`<text x="${lx + 32}" y="${y + 4}" font-size="11" ${FONT}>${escapeXml(s.name)}</text>`);
   });
   out.push('</g>', '</svg>', '');

@@ -26,6 +26,7 @@ const panels: PlotPanel[] = [
     { name: 'JPEG', points: [{ x: 0.2, y: 24 }, { x: 0.5, y: 28.5 }, { x: 1.1, y: 33 }] },
     { name: 'PSIC full', points: [{ x: 0.58, y: 26.8 }] },
     { name: 'wrong key & <worst>', points: [{ x: 0.58, y: 22.3 }, { x: 0.9, y: Infinity }], dashed: true },
+    { name: 'JPEG (matched)', group: 'JPEG', points: [{ x: 0.57, y: 27.9 }], dashed: true },
   ] },
   { title: 'MS-SSIM', xLabel: 'bpp', yLabel: 'MS-SSIM (dB)', series: [
     { name: 'JPEG', points: [{ x: 0.2, y: 8 }, { x: 0.5, y: 11 }, { x: 1.1, y: 15 }] },
@@ -70,8 +71,11 @@ t.test('SVG: well-formed, one path per series, points and ranges', async (t) => 
     }
   });
   const legend = svg.split('<g class="legend">')[1];
-  t.equal((legend.match(/<text /g) ?? []).length, 3, 'one legend entry per distinct series');
+  t.equal((legend.match(/<text /g) ?? []).length, 4, 'one legend entry per distinct series');
   t.match(svg, /stroke-dasharray/);
+  const stroke = (name: string) => svg.match(new RegExp(`data-series="${name.replace(/[()]/g, '\\$&')}" d="[^"]+" fill="none" stroke="([^"]+)"`))![1];
+  t.equal(stroke('JPEG (matched)'), stroke('JPEG'), 'a group shares its colour');
+  t.not(stroke('PSIC full'), stroke('JPEG'), 'other series do not');
 });
 
 t.test('PNG: decodes at the SVG size', async (t) => {

@@ -22,7 +22,7 @@ Human models: gear, age, gender, emotion, mobileface, centernet (package @vladma
                [--out DIR] [--threads N] [--json]
       rate–distortion on an image set (default \${PSIC_SHARED:-../shared}/data/kodak): bpp (file
       bytes), PSNR and MS-SSIM (RGB) of each PSIC model's full decode (the owner's key),
-      protected decode and ${DEFAULT_WRONG_KEYS} seeded wrong keys (mean, and the worst: highest PSNR), of each
+      protected decode and --wrong-keys seeded wrong keys (default ${DEFAULT_WRONG_KEYS}; mean, and the worst: highest PSNR), of each
       plain --backbone, and of JPEG, WebP and AVIF (sharp) at the quality matching each model's bpp
       per image and on a quality grid (default ${DEFAULT_QUALITIES.join(',')}). Several models give
       several λ points. --out writes rd.json (per-image rows, means per point), rd.md, rd.svg and rd.png.
