@@ -248,9 +248,7 @@ export async function evaluateRd(options: RdOptions): Promise<RdReport> {
     const measure = (decoded: RgbImage, bytes: number): RdMeasure => ({
       bpp: bpp(bytes, original.width, original.height), psnr: psnr(original.data, decoded.data), msssim: reference.msSsim(decoded),
     });
-    const add = (row: Omit<RdRow, keyof RdMeasure | 'image'>, decoded: RgbImage) => {
-      rows.push({ image: image.name, ...row, ...measure(decoded, row.bytes) });
-    };
+    const add = (row: Omit<RdRow, keyof RdMeasure | 'image'>, m: RdMeasure) => { rows.push({ image: image.name, ...row, ...m }); };
     const raw = { ...original, channels: 3 as const };
 
     const targets: { model: string; bpp: number }[] = [];
@@ -258,25 +256,27 @@ export async function evaluateRd(options: RdOptions): Promise<RdReport> {
       const bytes = await codec.compress(raw);
       targets.push({ model: info.path, bpp: bpp(bytes.length, original.width, original.height) });
       const common = { model: info.path, bytes: bytes.length };
-      add({ series: 'psic-full', ...common }, await codec.decompress(bytes, { key }));
-      add({ series: 'psic-protected', ...common }, await codec.decompress(bytes));
+      const decode = async (k?: Uint8Array) => measure(await codec.decompress(bytes, { key: k }), bytes.length);
+      add({ series: 'psic-full', ...common }, await decode(key));
+      add({ series: 'psic-protected', ...common }, await decode());
       const wrong: RdRow[] = [];
       for (const [j, k] of keys.entries()) {
-        add({ series: 'psic-wrong-key', ...common, wrongKey: j }, await codec.decompress(bytes, { key: k }));
+        add({ series: 'psic-wrong-key', ...common, wrongKey: j }, await decode(k));
         wrong.push(rows[rows.length - 1]);
       }
       if (wrong.length) rows.push({ ...wrong.reduce((a, b) => (b.psnr > a.psnr ? b : a)), series: 'psic-wrong-key-worst' });
     }
     for (const { codec, info } of backbones) {
       const bytes = await codec.compress(raw);
-      add({ series: 'backbone', model: info.path, bytes: bytes.length }, await codec.decompress(bytes));
+      add({ series: 'backbone', model: info.path, bytes: bytes.length }, measure(await codec.decompress(bytes), bytes.length));
     }
     for (const name of codecs) {
       const ladder = new QualityLadder(name, original);
-      const decoded = new Map<number, RgbImage>();
+      // A matched quality is often also a grid quality: decode and measure each file once.
+      const measured = new Map<number, RdMeasure>();
       const decode = async (e: BaselineEncode) => {
-        if (!decoded.has(e.quality)) decoded.set(e.quality, await decodeBaseline(e.data));
-        return decoded.get(e.quality)!;
+        if (!measured.has(e.quality)) measured.set(e.quality, measure(await decodeBaseline(e.data), e.bytes));
+        return measured.get(e.quality)!;
       };
       if (match) {
         for (const target of targets) {
