@@ -14,6 +14,8 @@ export {
 export { DEFAULT_PIXEL_LIMIT, encodePng, readImage, writePng } from './image-io.js';
 export type { ImageInput, RawImage, RgbImage } from './image-io.js';
 export { bpp, psnr } from './metrics.js';
+export { MS_SSIM_MIN_SIDE, SsimReference, msSsim, msSsimDb, ssim } from './msssim.js';
+export type { SsimImage } from './msssim.js';
 export { Clip } from './clip.js';
 export type { ClipLoadOptions, Features, ImageTensor } from './clip.js';
 export { ASSETS, assetPath, cacheDir, fetchAsset, verifyAsset } from './assets.js';
@@ -21,6 +23,14 @@ export { HUMAN_MODELS, TargetModel, TfjsTarget, humanModelPath, imageBatch } fro
 export type { Detection, HeadPrediction, ImageBatch, TargetHead, TargetHeadKind, TargetLoadOptions, TargetPrediction } from './targets.js';
 export { evaluateTarget } from './evaluate-target.js';
 export type { EvaluateTargetOptions, HeadReport, TargetReport } from './evaluate-target.js';
+export * as evaluate from './evaluate/index.js';
+export { evaluateRd } from './evaluate/rd.js';
+export { evaluateAttack } from './evaluate/attack.js';
+export { evaluateAll } from './evaluate/all.js';
+export type { RdMeasure, RdModelInfo, RdOptions, RdPoint, RdReport, RdRow, RdSeries, RdSeriesId } from './evaluate/rd.js';
+export type { AttackEvalOptions, AttackEvalReport, TargetAttackReport } from './evaluate/attack.js';
+export type { AllEvalOptions, AllEvalReport } from './evaluate/all.js';
+export type { BaselineCodec } from './evaluate/baselines.js';
 export { Trainer, keySaltFor } from './training/trainer.js';
 export type { StepLog, TrainerConfig } from './training/trainer.js';
 export { ImageDataset } from './training/dataset.js';

@@ -46,6 +46,9 @@ t.test('usage errors exit 2 with one line on stderr', async (t) => {
     [['decompress', 'a.psic', '-o', 'a.png', '--model', 'm', '--key', 'ab', '--key-file', 'k'], /not both/],
     [['info'], /expected exactly one input \.psic file, got 0/],
     [['info', 'a.psic', '--verbose'], /Unknown option '--verbose'/],
+    [['eval', 'rd', '--key-file', 'k'], /missing --models M/],
+    [['eval', 'rd', '--models', 'a', 'b'], /missing --key-file K/],
+    [['eval', 'rd', '--models', 'a', '--key-file', 'k', '--limit', '0'], /--limit must be an integer/],
   ];
   for (const [args, message] of cases) {
     const r = cli(args);

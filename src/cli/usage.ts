@@ -20,6 +20,26 @@ export function parse(argv: string[], options: Options, help: string) {
   }
 }
 
+/**
+ * Lets a list flag take several values in a row (`--models A B C`): rewrites them as repeated
+ * flags (`--models A --models B --models C`) for parseArgs' `multiple: true`.
+ */
+export function expandListFlags(argv: string[], flags: string[]): string[] {
+  const out: string[] = [];
+  let list: string | undefined;
+  for (const arg of argv) {
+    if (arg.startsWith('-')) {
+      list = flags.includes(arg.replace(/^--/, '')) ? arg : undefined;
+      if (list) continue;
+    } else if (list) {
+      out.push(list, arg);
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
 export function requireString(value: unknown, flag: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new UsageError(`missing ${flag}`);
   return value;

@@ -6,7 +6,6 @@
 // ASR is the paper's: the share of samples a target gets right on the backbone decode and wrong
 // on the decode under test ("right" = against the labels where they exist, else against the
 // target's reading of the original image; see evaluate-target.ts).
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -15,6 +14,8 @@ import sharp from 'sharp';
 import { type AttackTargets, cloak, keySearch } from '../attacks.js';
 import { Clip } from '../clip.js';
 import { Codec } from '../codec.js';
+import { decodeBaseline, encodeBaseline } from './baselines.js';
+import { wrongKey } from './rd.js';
 import { PsicInputError } from '../errors.js';
 import { headReport, listImages, readLabels, type ImageLabels } from '../evaluate-target.js';
 import { type RgbImage, readImage } from '../image-io.js';
@@ -154,17 +155,16 @@ interface EvalSet {
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const raw = (img: RgbImage) => ({ ...img, channels: 3 as const });
 
-/** Fixed wrong keys, so runs are comparable. */
-export function evaluationWrongKeys(n: number): Uint8Array[] {
-  return Array.from({ length: n }, (_, i) => new Uint8Array(createHash('sha256').update(`psic evaluation wrong key ${i}`).digest()));
-}
-
-/** One re-encoding of an image, as sharp (libvips) does it, decoded back to RGB. */
+/** One re-encoding of an image, with the baselines' encoder settings, decoded back to RGB. */
 export async function reencode(img: RgbImage, how: Reencoding): Promise<RgbImage> {
-  let s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } });
-  if (how === 'half-jpeg-q85') s = s.resize(Math.max(1, Math.round(img.width / 2)), Math.max(1, Math.round(img.height / 2)));
-  const encoded = how === 'webp-q80' ? await s.webp({ quality: 80 }).toBuffer() : await s.jpeg({ quality: Number(how.match(/q(\d+)/)![1]) }).toBuffer();
-  return readImage(encoded);
+  let input = img;
+  if (how === 'half-jpeg-q85') {
+    const w = Math.max(1, Math.round(img.width / 2)), h = Math.max(1, Math.round(img.height / 2));
+    const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).resize(w, h).raw().toBuffer();
+    input = { data, width: w, height: h };
+  }
+  const [codec, quality] = how === 'webp-q80' ? ['webp', 80] as const : ['jpeg', Number(/q(\d+)$/.exec(how)![1])] as const;
+  return decodeBaseline(await encodeBaseline(codec, input, quality));
 }
 
 function loadSet(name: EvalSet['name'], dir: string, limit: number | undefined): EvalSet {
@@ -203,7 +203,7 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
   if (model.conditionDim === 0) throw new PsicInputError(`'${options.model}' has a single decode: evaluate a PSIC model`);
   const key = options.key;
   model.conditionFor(key);  // a bad key fails here, before any work
-  const wrongKeys = evaluationWrongKeys(options.wrongKeys ?? 3);
+  const wrongKeys = Array.from({ length: options.wrongKeys ?? 3 }, (_, j) => wrongKey(j));
   const reencodings = options.reencodings ?? REENCODINGS;
   const sets: EvalSet[] = [];
   if (options.faces) sets.push(loadSet('faces', options.faces, options.limit));
