@@ -58,6 +58,8 @@ export interface NativeCodecOptions {
   estimate?: boolean;
   /** Only for decompress on PSIC models: the condition vector (conditionDim values); absent = protected. */
   condition?: Float32Array;
+  /** Intra-op threads for this call; absent = the process setting. */
+  threads?: number;
 }
 
 export interface NativeContainerHeader {
