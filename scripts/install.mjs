@@ -20,5 +20,10 @@ try {
 }
 console.error('psic: no prebuilt addon matches this platform; building it with cmake-js (needs libtorch-dev, see scripts/setup.sh)');
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
-const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build', '--config', 'Release', '--CDPSIC_BUILD_CHECKS=OFF'], { cwd: root, stdio: 'inherit' });
+// Node's own headers when installed (Debian's nodejs: /usr/include/node), so that cmake-js does
+// not download them.
+const env = { ...process.env };
+const prefix = join(dirname(process.execPath), '..');
+if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node.h'))) env.npm_config_nodedir = prefix;
+const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build', '--config', 'Release', '--CDPSIC_BUILD_CHECKS=OFF'], { cwd: root, stdio: 'inherit', env });
 process.exit(r.status ?? 1);
