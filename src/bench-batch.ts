@@ -10,6 +10,7 @@ import { threadpoolSize } from './batch.js';
 import { Codec } from './codec.js';
 import { readImage } from './image-io.js';
 import { native } from './native.js';
+import { watchTimerGaps } from './timer-gap.js';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -24,22 +25,6 @@ interface Variant {
   threadsPerJob: number;
   compress(): Promise<unknown>;
   decompress(): Promise<unknown>;
-}
-
-/** Longest gap between the ticks of a 20 ms interval timer while `work` runs. */
-async function maxTimerGap<T>(work: () => Promise<T>): Promise<{ result: T; maxGapMs: number }> {
-  let last = performance.now();
-  let maxGapMs = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGapMs = Math.max(maxGapMs, now - last);
-    last = now;
-  }, 20);
-  try {
-    return { result: await work(), maxGapMs };
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 const throwFailures = (items: { ok: boolean; error?: Error }[]) => {
@@ -84,8 +69,10 @@ export async function batchBench(files: string[], data: string, model: string, r
     for (const [i, v] of variants.entries()) {
       for (const op of ['compress', 'decompress'] as const) {
         const t0 = performance.now();
-        const { maxGapMs: gap } = await maxTimerGap(() => v[op]());
+        const gaps = watchTimerGaps(20);
+        await v[op]();
         times[i][op].push((performance.now() - t0) / 1000);
+        const { maxGapMs: gap } = gaps.stop();
         if (v.concurrency === top && v !== naive) maxGapMs = Math.max(maxGapMs, gap);
       }
       if (progress) process.stderr.write(`[batch ${r + 1}/${runs}] ${v.name}: compress ${times[i].compress.at(-1)!.toFixed(2)} s, decompress ${times[i].decompress.at(-1)!.toFixed(2)} s\n`);
