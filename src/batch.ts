@@ -46,11 +46,15 @@ export interface BatchPlan {
   threadsPerJob: number;
 }
 
-/** The libuv threadpool size this process runs with (libuv reads UV_THREADPOOL_SIZE once, at start). */
-export function threadpoolSize(): number {
+// libuv reads UV_THREADPOOL_SIZE once, when its pool starts (before any batch): so do we, at load.
+const POOL_SIZE = (() => {
   const n = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);
-  if (!Number.isFinite(n)) return 4;
-  return Math.min(Math.max(n, 1), 1024);
+  return Number.isFinite(n) ? Math.min(Math.max(n, 1), 1024) : 4;
+})();
+
+/** The libuv threadpool size this process runs with: the most batch jobs that can run at once. */
+export function threadpoolSize(): number {
+  return POOL_SIZE;
 }
 
 function positiveInt(value: unknown, name: string): number | undefined {

@@ -1,9 +1,9 @@
 // The batch suite of `psic bench`: images/s and MP/s of compressMany / decompressMany on Kodak at
 // 1, 2 and N jobs against a naive sequential loop (all variants interleaved in each run, ratios of
 // medians), one oversubscribed variant (every job with all the threads) that shows what sharing
-// the cores buys, the event loop's longest timer gap during a batch, and RSS over 1,000
-// compress/decompress cycles.
-import { availableParallelism } from 'node:os';
+// the cores buys, the event loop's longest gap of a 20 ms timer during each variant, and RSS over
+// 1,000 compress/decompress cycles.
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 
 import { threadpoolSize } from './batch.js';
@@ -33,6 +33,8 @@ const throwFailures = (items: { ok: boolean; error?: Error }[]) => {
 };
 
 export async function batchBench(files: string[], data: string, model: string, runs: number, progress: boolean) {
+  // The machine's 1-minute load average before and after: other processes share the cores.
+  const loadStart = loadavg()[0];
   const codec = await Codec.load(model);
   const threads = native().getThreads();
   const cores = availableParallelism();
@@ -64,16 +66,18 @@ export async function batchBench(files: string[], data: string, model: string, r
   if (top > 1) variants.push(batch(`${top} jobs, each with all ${threads} threads (oversubscribed)`, top, threads * top));
 
   const times = variants.map(() => ({ compress: [] as number[], decompress: [] as number[] }));
-  let maxGapMs = 0;
+  const maxGapMs = variants.map(() => 0);
   for (let r = 0; r < runs; r++) {
-    for (const [i, v] of variants.entries()) {
+    // Each run starts at another variant, so that drifts in machine load don't favour one.
+    for (let k = 0; k < variants.length; k++) {
+      const i = (k + r) % variants.length;
+      const v = variants[i];
       for (const op of ['compress', 'decompress'] as const) {
         const t0 = performance.now();
         const gaps = watchTimerGaps(20);
         await v[op]();
         times[i][op].push((performance.now() - t0) / 1000);
-        const { maxGapMs: gap } = gaps.stop();
-        if (v.concurrency === top && v !== naive) maxGapMs = Math.max(maxGapMs, gap);
+        maxGapMs[i] = Math.max(maxGapMs[i], gaps.stop().maxGapMs);
       }
       if (progress) process.stderr.write(`[batch ${r + 1}/${runs}] ${v.name}: compress ${times[i].compress.at(-1)!.toFixed(2)} s, decompress ${times[i].decompress.at(-1)!.toFixed(2)} s\n`);
     }
@@ -84,10 +88,12 @@ export async function batchBench(files: string[], data: string, model: string, r
       const s = median(times[i][name]);
       return { seconds: round(s), imagesPerS: round(paths.length / s), MPps: round(megapixels / s), speedupVsNaive: round(base[name] / s) };
     };
-    return { variant: v.name, concurrency: v.concurrency, threadsPerJob: v.threadsPerJob, compress: op('compress'), decompress: op('decompress') };
+    return { variant: v.name, concurrency: v.concurrency, threadsPerJob: v.threadsPerJob, compress: op('compress'), decompress: op('decompress'),
+      maxTimerGapMs: round(maxGapMs[i], 1) };
   });
   return { model, images: paths.length, megapixels: round(megapixels), runs, threads, cores, threadpoolSize: threadpoolSize(), rows,
-    eventLoop: { timerIntervalMs: 20, maxGapMsDuringBatches: round(maxGapMs, 1) }, rss: await rssCycles(codec, paths[0], top, progress) };
+    timerIntervalMs: 20, rss: await rssCycles(codec, paths[0], top, progress),
+    loadAverage1m: { start: round(loadStart, 2), end: round(loadavg()[0], 2) } };
 }
 
 // 1,000 compress + decompress cycles of a 128x128 crop through the batch API, in chunks of 100:
