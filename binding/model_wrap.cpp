@@ -22,6 +22,7 @@ psic::CodecOptions read_options(const Napi::Value& value) {
   if (obj.Has("pixelLimit") && obj.Get("pixelLimit").IsNumber())
     o.pixel_limit = static_cast<uint64_t>(obj.Get("pixelLimit").ToNumber().DoubleValue());
   if (obj.Has("estimate")) o.estimate_bits = obj.Get("estimate").ToBoolean().Value();
+  if (obj.Has("threads") && obj.Get("threads").IsNumber()) o.threads = obj.Get("threads").ToNumber().Int32Value();
   return o;
 }
 

@@ -26,6 +26,8 @@ ForwardOptions decoder_options(const CodecOptions& o) {
   return f;
 }
 
+int call_threads(const CodecOptions& o) { return o.threads > 0 ? o.threads : intra_op_threads(); }
+
 std::array<uint8_t, 16> id_prefix(const std::string& hex) {
   std::array<uint8_t, 16> out{};
   for (size_t i = 0; i < 16; ++i) out[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
@@ -53,7 +55,7 @@ CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height
                      std::to_string(options.pixel_limit));
   if (width > 0xFFFFFF || height > 0xFFFFFF) throw LimitError("image dimensions are too large");
   at::NoGradGuard no_grad;
-  ScopedIntraOpThreads threads(intra_op_threads());
+  ScopedIntraOpThreads threads(call_threads(options));
   const auto t0 = Clock::now();
   CompressResult result;
   StageTimings stages;
@@ -113,7 +115,7 @@ DecompressResult Codec::decompress(const uint8_t* data, size_t size, const Codec
   }
 
   at::NoGradGuard no_grad;
-  ScopedIntraOpThreads threads(intra_op_threads());
+  ScopedIntraOpThreads threads(call_threads(options));
   const auto t0 = Clock::now();
   StageTimings stages;
   const DecodedLatents latents = decode_latents(data, size, options, &stages);

@@ -19,6 +19,9 @@ struct CodecOptions {
   int subpixel = -1;
   uint64_t pixel_limit = kDefaultPixelLimit;
   bool estimate_bits = false;
+  // Intra-op threads for this call; 0 = the process-wide count. Batches run several calls at
+  // once, each with its share of the cores (with OpenMP the count is per calling thread).
+  int threads = 0;
 };
 
 struct Timings {

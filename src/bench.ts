@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { join, resolve } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 
+import { batchBench } from './bench-batch.js';
 import { Codec } from './codec.js';
 import { PsicInputError } from './errors.js';
 import { readImage, type RgbImage } from './image-io.js';
@@ -13,9 +14,12 @@ import { loadTfjsReference } from './tfjs-reference.js';
 import { psnr } from './metrics.js';
 import { type NativeTarget, native } from './native.js';
 
+export const BENCH_SUITES = ['codec', 'psic', 'clip', 'targets', 'training', 'batch', 'all'] as const;
+export type BenchSuite = (typeof BENCH_SUITES)[number];
+
 export interface BenchOptions {
-  /** 'codec' (the CompressAI-compatible codec), 'psic' (protected vs full decodes), 'clip' (ViT-B/32 towers), 'targets' (TF.js imports vs tfjs), 'training' (PSIC training steps) or 'all'. */
-  suite?: 'codec' | 'psic' | 'clip' | 'targets' | 'training' | 'all';
+  /** 'codec' (the CompressAI-compatible codec), 'psic' (protected vs full decodes), 'clip' (ViT-B/32 towers), 'targets' (TF.js imports vs tfjs), 'training' (PSIC training steps), 'batch' (compressMany/decompressMany throughput, RSS) or 'all'. */
+  suite?: BenchSuite;
   /** PSIC model for the psic suite (default: a seeded psic-hyperprior N=128/M=192 whose encoder is the benchmark model's). */
   psicModel?: string;
   model?: string;
@@ -312,7 +316,8 @@ export async function runBench(options: BenchOptions = {}) {
   if (files.length === 0) throw new PsicInputError(`no images in ${data}`);
 
   const suite = options.suite ?? 'all';
-  if (!['codec', 'psic', 'clip', 'targets', 'training', 'all'].includes(suite)) throw new PsicInputError(`--suite must be codec, psic, clip, targets, training or all`);
+  if (!BENCH_SUITES.includes(suite)) throw new PsicInputError(`--suite must be one of ${BENCH_SUITES.join(', ')}`);
+  if (suite === 'batch') return { batch: await batchBench(files, data, model, runs, progress) };
   if (suite === 'clip' || suite === 'targets' || suite === 'training') {
     await Codec.load(model);  // sets the thread count as every suite does
     const section = suite === 'clip' ? { clip: await clipBench(runs, progress) }
@@ -323,6 +328,7 @@ export async function runBench(options: BenchOptions = {}) {
   const clip = suite === 'all' ? await clipBench(runs, progress) : undefined;
   const targets = suite === 'all' ? await targetsBench(runs, progress) : undefined;
   const training = suite === 'all' ? await trainingBench(model, runs, progress) : undefined;
+  const batch = suite === 'all' ? await batchBench(files, data, model, runs, progress) : undefined;
   if (suite === 'psic') return { model, data, images: files.length, runs, threads: native().getThreads(), cores: availableParallelism(), psic };
   const fast = await Codec.load(model, { path: 'fast' });
   const compat = await Codec.load(model, { path: 'compat' });
@@ -430,6 +436,7 @@ export async function runBench(options: BenchOptions = {}) {
     clip,
     targets,
     training,
+    batch,
     perImage,
   };
 }

@@ -1,8 +1,9 @@
 // Codec: load a model, compress images to .psic containers, decompress them back.
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 
+import { type BatchItem, type BatchIterateOptions, type BatchOptions, type BatchPlan, collectBatch, planBatch, runBatch } from './batch.js';
 import { PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall } from './errors.js';
 import { DEFAULT_PIXEL_LIMIT, type ImageInput, encodePng, readImage, validatePixelLimit } from './image-io.js';
 import { type Key, deriveCondition } from './keys.js';
@@ -48,7 +49,19 @@ export interface DecompressOptions {
   output?: 'uint8' | 'float32';
   /** Override the synthesis implementation (benchmarks): 'subpixel' or 'transposed'. */
   synthesis?: SynthesisPath;
+  /** LibTorch intra-op threads for this call (default: the process setting). */
+  threads?: number;
 }
+
+export interface CompressOptions {
+  /** Also compute the model's estimated bpp (default true for compressWithStats; costs time). */
+  estimate?: boolean;
+  /** LibTorch intra-op threads for this call (default: the process setting). */
+  threads?: number;
+}
+
+/** A container: its bytes, or the path of a .psic file (read when its turn comes, in batches). */
+export type ContainerInput = Uint8Array | ArrayBuffer | string;
 
 export interface DecodedImage<T extends Uint8Array | Float32Array = Uint8Array | Float32Array> {
   /** HWC RGB. */
@@ -97,6 +110,22 @@ function resolveThreads(requested: number | undefined): number {
     throw new PsicInputError(`threads must be an integer in [1, 1024], got ${String(requested ?? fromEnv)}`);
   }
   return value;
+}
+
+function callThreads(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1024) {
+    throw new PsicInputError(`threads must be an integer in [1, 1024], got ${String(value)}`);
+  }
+  return value;
+}
+
+async function readContainerFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new PsicInputError(`cannot read '${path}': ${(err as Error).message}`);
+  }
 }
 
 function toBytes(input: unknown, what: string): Uint8Array {
@@ -150,18 +179,20 @@ export class Codec {
   get source(): 'psic' | 'compressai' { return this.modelInfo.source; }
 
   /** Compresses an image (path, encoded Buffer, or raw pixels) into a .psic container. */
-  async compress(input: ImageInput): Promise<Uint8Array> {
-    return (await this.compressWithStats(input, { estimate: false })).container;
+  async compress(input: ImageInput, options: { threads?: number } = {}): Promise<Uint8Array> {
+    return (await this.compressWithStats(input, { estimate: false, threads: options.threads })).container;
   }
 
   /** Compresses and reports rate figures and timings. */
-  async compressWithStats(input: ImageInput, options: { estimate?: boolean } = {}): Promise<CompressStats> {
+  async compressWithStats(input: ImageInput, options: CompressOptions = {}): Promise<CompressStats> {
+    const threads = callThreads(options.threads);
     const image = await readImage(input, { pixelLimit: this.pixelLimit });
     const result = await nativeCall(() =>
       this.model.compress(image.data, image.width, image.height, {
         path: this.path,
         pixelLimit: this.pixelLimit,
         estimate: options.estimate ?? true,
+        threads,
       }),
     );
     const header = native().parseContainer(result.container, this.pixelLimit);
@@ -195,6 +226,7 @@ export class Codec {
     if (options.synthesis !== undefined && options.synthesis !== 'subpixel' && options.synthesis !== 'transposed') {
       throw new PsicInputError(`synthesis must be 'subpixel' or 'transposed'`);
     }
+    const threads = callThreads(options.threads);
     let condition = options.key === undefined ? undefined : this.conditionFor(options.key);
     if (options.condition !== undefined) {
       if (!(options.condition instanceof Float32Array) || options.condition.length !== this.conditionDim || this.conditionDim === 0) {
@@ -203,9 +235,55 @@ export class Codec {
       condition = options.condition;
     }
     const r = await nativeCall(() =>
-      this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis, condition }),
+      this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis, condition, threads }),
     );
     return { image: { data: r.data, width: r.width, height: r.height, channels: 3 }, timings: r.timings };
+  }
+
+  /**
+   * Compresses many images, `concurrency` at a time, with the cores shared between the jobs
+   * (see BatchOptions). Resolves to one item per input, in input order: `{ok: true, value}` or,
+   * for an input that failed, `{ok: false, error}` (typed, e.g. PsicInputError); the others go
+   * on. Inputs are pulled (and files read) only as jobs start, so memory stays bounded by the
+   * jobs running plus the containers returned; for very large batches use compressEach.
+   */
+  async compressMany(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchOptions = {}): Promise<BatchItem<Uint8Array>[]> {
+    return collectBatch(this.compressEach(inputs, { ...options, ordered: true }));
+  }
+
+  /** compressMany as an async iterator: items in input order (default) or as they complete (`ordered: false`). */
+  compressEach(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchIterateOptions = {}): AsyncGenerator<BatchItem<Uint8Array>, void, undefined> {
+    const plan = this.planBatch(options);
+    return runBatch(inputs, (input) => this.compress(input, { threads: plan.threadsPerJob }), plan, options);
+  }
+
+  /** Decompresses many containers (bytes or .psic paths) like compressMany; `key` and `output` apply to all. */
+  async decompressMany(
+    inputs: Iterable<ContainerInput> | AsyncIterable<ContainerInput>,
+    options: BatchOptions & Omit<DecompressOptions, 'threads'> = {},
+  ): Promise<BatchItem<DecodedImage>[]> {
+    return collectBatch(this.decompressEach(inputs, { ...options, ordered: true }));
+  }
+
+  /** decompressMany as an async iterator (see compressEach). */
+  decompressEach(
+    inputs: Iterable<ContainerInput> | AsyncIterable<ContainerInput>,
+    options: BatchIterateOptions & Omit<DecompressOptions, 'threads'> = {},
+  ): AsyncGenerator<BatchItem<DecodedImage>, void, undefined> {
+    const plan = this.planBatch(options);
+    const { key, output, synthesis } = options;
+    // Checked once, before any job: a bad key or option is misuse, not a per-item failure.
+    if (key !== undefined) this.conditionFor(key);
+    if (output !== undefined && output !== 'uint8' && output !== 'float32') throw new PsicInputError(`output must be 'uint8' or 'float32'`);
+    return runBatch(inputs, async (input) => {
+      const bytes = typeof input === 'string' ? await readContainerFile(input) : input;
+      return (await this.decompressWithTimings(bytes, { key, output, synthesis, threads: plan.threadsPerJob })).image;
+    }, plan, options);
+  }
+
+  /** The jobs at once and intra-op threads per job a batch with these options runs with. */
+  planBatch(options: BatchIterateOptions = {}): BatchPlan {
+    return planBatch(options, native().getThreads());
   }
 
   /** Decompresses straight to a PNG file's bytes. */

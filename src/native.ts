@@ -1,7 +1,7 @@
 // The shape of the N-API addon (binding/), and the one place that loads it.
 // Everything here is internal: the public API wraps it in src/codec.ts.
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,6 +58,8 @@ export interface NativeCodecOptions {
   estimate?: boolean;
   /** Only for decompress on PSIC models: the condition vector (conditionDim values); absent = protected. */
   condition?: Float32Array;
+  /** Intra-op threads for this call; absent = the process setting. */
+  threads?: number;
 }
 
 export interface NativeContainerHeader {
@@ -277,15 +279,30 @@ export function preferredOpenBlasCoreType(): string {
   return '';
 }
 
-/** Finds build/Release/psic.node from src/ or dist/, after pinning the OpenBLAS core type. */
+/**
+ * The addon file, in node-gyp-build's order: a local build (build/Release/psic.node: made by
+ * scripts/setup.sh in a checkout, or by the install-time cmake-js fallback when no prebuild
+ * matched), else the prebuild matching this platform (prebuilds/linux-x64/*.node, from
+ * `npm run prebuild`). PSIC_PREBUILD=DIR looks in DIR instead (node-gyp-build's override).
+ */
+export function addonPath(): string {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');  // from src/ or dist/
+  const require = createRequire(import.meta.url);
+  try {
+    return (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
+  } catch (err) {
+    throw new Error(
+      `psic native addon not found: no ${join(root, 'build', 'Release', 'psic.node')} and no prebuild for ` +
+        `${process.platform}-${process.arch} in ${join(root, 'prebuilds')} (${(err as Error).message.split('\n')[0]}); ` +
+        'in a checkout run: bash scripts/setup.sh',
+    );
+  }
+}
+
+/** Loads the addon (see addonPath), after pinning the OpenBLAS core type. */
 export function native(): NativeAddon {
   if (cached) return cached;
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, '..', 'build', 'Release', 'psic.node'), join(here, '..', '..', 'build', 'Release', 'psic.node')];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
-    throw new Error(`psic native addon not built (looked for ${candidates.join(', ')}); run: bash scripts/setup.sh`);
-  }
+  const found = addonPath();
   // Must happen before LibTorch (and OpenBLAS with it) is loaded into the process.
   const coreType = preferredOpenBlasCoreType();
   if (coreType) process.env.OPENBLAS_CORETYPE = coreType;

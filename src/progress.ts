@@ -21,6 +21,12 @@ export class Progress {
     process.stderr.write(`\r${this.label} [${bar}] ${this.done}/${this.total} ${rate.toFixed(1)}/s ${detail}`.slice(0, 200).padEnd(80));
   }
 
+  /** A line of its own (e.g. a failure) above the bar; the bar is redrawn on the next tick. */
+  log(line: string): void {
+    process.stderr.write(this.enabled ? `\r${line.padEnd(80)}\n` : `${line}\n`);
+    this.lastDraw = 0;
+  }
+
   finish(): void {
     if (this.enabled) process.stderr.write('\n');
   }

@@ -24,7 +24,9 @@ t.test('--help for every command', async (t) => {
   const top = cli(['--help']);
   t.equal(top.status, 0);
   t.match(top.stdout, /Usage: psic <command>/);
-  for (const cmd of ['compress', 'decompress', 'info', 'bench']) {
+  t.match(top.stdout, /compress-dir IN_DIR -o OUT_DIR/);
+  t.match(top.stdout, /decompress-dir IN_DIR -o OUT_DIR/);
+  for (const cmd of ['compress', 'decompress', 'compress-dir', 'decompress-dir', 'info', 'bench']) {
     const r = cli([cmd, '--help']);
     t.equal(r.status, 0, `${cmd} --help exits 0`);
     t.match(r.stdout, new RegExp(`Usage: psic ${cmd}`), `${cmd} --help prints its usage`);
@@ -44,6 +46,11 @@ t.test('usage errors exit 2 with one line on stderr', async (t) => {
     [['compress', 'a.png', '-o'], /-o/],
     [['decompress', 'a.psic', '--model', 'm'], /missing -o OUT\.png/],
     [['decompress', 'a.psic', '-o', 'a.png', '--model', 'm', '--key', 'ab', '--key-file', 'k'], /not both/],
+    [['compress-dir', 'in', '--model', 'm'], /missing -o OUT_DIR/],
+    [['compress-dir', '-o', 'out', '--model', 'm'], /expected exactly one input directory, got 0/],
+    [['decompress-dir', 'in', '-o', 'out'], /missing --model M/],
+    [['decompress-dir', 'in', '-o', 'out', '--model', 'm', '--key', 'ab', '--key-file', 'k'], /not both/],
+    [['compress-dir', 'in', '-o', 'out', '--model', 'm', '--resume=yes'], /--resume/],
     [['info'], /expected exactly one input \.psic file, got 0/],
     [['info', 'a.psic', '--verbose'], /Unknown option '--verbose'/],
     [['eval', 'rd', '--key-file', 'k'], /missing --models M/],
@@ -76,7 +83,13 @@ t.test('failures before the model loads exit 1 and write nothing', async (t) => 
   const r4 = cli(['compress', 'a.png', '-o', out, '--model', 'm', '--threads', 'many']);
   t.equal(r4.status, 1);
   t.match(r4.stderr, /--threads must be a positive integer/);
-  for (const r of [r1, r2, r3, r4]) t.notMatch(r.stderr, noStack, 'no stack trace');
+  const r5 = cli(['compress-dir', dir, '-o', join(dir, 'out'), '--model', 'm', '--concurrency', '0']);
+  t.equal(r5.status, 1);
+  t.match(r5.stderr, /--concurrency must be an integer/);
+  const r6 = cli(['compress-dir', join(dir, 'no-such-dir'), '-o', join(dir, 'out'), '--model', 'm']);
+  t.equal(r6.status, 1);
+  t.match(r6.stderr, /PsicInputError: cannot read directory '.*no-such-dir'/);
+  for (const r of [r1, r2, r3, r4, r5, r6]) t.notMatch(r.stderr, noStack, 'no stack trace');
   t.notOk(existsSync(out), 'no output file');
   t.same(readdirSync(dir), [], 'nothing written, no temp files');
 });

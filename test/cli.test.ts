@@ -8,7 +8,7 @@ import { psic } from './helpers/cli.js';
 import { fixtures, needsAddon, needsBoth, tinyModel } from './helpers/shared.js';
 
 t.test('help and usage errors', needsAddon, async (t) => {
-  for (const cmd of ['compress', 'decompress', 'info', 'bench']) {
+  for (const cmd of ['compress', 'decompress', 'compress-dir', 'decompress-dir', 'info', 'bench']) {
     const r = psic([cmd, '--help']);
     t.equal(r.status, 0, `${cmd} --help exits 0`);
     t.match(r.stdout, new RegExp(`Usage: psic ${cmd}`));

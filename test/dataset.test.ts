@@ -9,6 +9,7 @@ import t, { type Test } from 'tap';
 
 import { PsicInputError } from '../src/errors.js';
 import { type DatasetOptions, ImageDataset, type TrainingBatch, epochPermutation } from '../src/training/dataset.js';
+import { watchTimerGaps } from '../src/timer-gap.js';
 import { sharedDir } from './helpers/shared.js';
 
 const trainMini = join(sharedDir(), 'data', 'train-mini', 'train');
@@ -382,17 +383,6 @@ t.test('prefetch decodes off the main thread; the event loop stays responsive', 
   const ds = await ImageDataset.open({ dir, crop: 256, batchSize: 4, seed: 1, prefetch: 2 });
   const cold = await ImageDataset.open({ dir, crop: 256, batchSize: 4, seed: 1, prefetch: 0 });
 
-  let ticks = 0;
-  let last = performance.now();
-  let maxGap = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-    ticks++;
-  }, 10);
-  t.teardown(() => clearInterval(timer));
-
   // Cold: prefetch 0 decodes on demand, so each read after a pause waits for a whole batch.
   const coldIt = cold.batches();
   await coldIt.next(); // warm the metadata cache and the file cache
@@ -407,9 +397,8 @@ t.test('prefetch decodes off the main thread; the event loop stays responsive', 
 
   const it = ds.batches();
   const started = performance.now();
-  ticks = 0;
-  maxGap = 0;
-  last = performance.now();
+  const gaps = watchTimerGaps(10);
+  t.teardown(() => gaps.stop());
   const first = await it.next();
   t.equal(first.done, false);
   const firstMs = performance.now() - started;
@@ -423,7 +412,7 @@ t.test('prefetch decodes off the main thread; the event loop stays responsive', 
   }
   const elapsed = performance.now() - started;
   await it.return?.();
-  clearInterval(timer);
+  const { maxGapMs: maxGap, ticks } = gaps.stop();
   t.comment(`first batch ${firstMs.toFixed(0)} ms; read after a pause: ${(warmWait / 2).toFixed(1)} ms with prefetch 2, ${(coldWait / 2).toFixed(1)} ms with prefetch 0; ${ticks} ticks in ${elapsed.toFixed(0)} ms, max gap ${maxGap.toFixed(0)} ms`);
   t.ok(ticks >= (elapsed / 10) * 0.4, 'the 10 ms timer kept firing while batches decoded');
   t.ok(maxGap < 300, `the event loop was never blocked long (max gap ${maxGap.toFixed(0)} ms)`);

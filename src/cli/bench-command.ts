@@ -1,9 +1,9 @@
 // psic bench: the benchmark of src/bench.ts from the command line.
-import { runBench } from '../bench.js';
+import { type BenchSuite, runBench } from '../bench.js';
 import { PsicInputError } from '../errors.js';
 import { parse } from './usage.js';
 
-const HELP = `Usage: psic bench [--json] [--suite codec|psic|clip|targets|training|all] [--model M] [--psic-model P] [--data DIR] [--images N] [--runs N]
+const HELP = `Usage: psic bench [--json] [--suite codec|psic|clip|targets|training|batch|all] [--model M] [--psic-model P] [--data DIR] [--images N] [--runs N]
 
 Benchmarks encode/decode speed (split into transforms and entropy coding), the sub-pixel
 decoder against ConvTranspose2d, the fast path against the CompressAI-compatible path, rANS
@@ -13,7 +13,9 @@ reports both decode speeds and the synthesis share of decoding (default model: a
 psic-hyperprior N=128/M=192 on the same encoder). The clip suite times CLIP's towers at the
 ViT-B/32 shape with random weights; the targets suite times the imported TF.js models against
 the tfjs CPU runtime; the training suite times PSIC training steps (batch 8, 128x128 crops,
-stage 1 and 2, gear and a ViT-B/32-shaped CLIP). Medians of --runs runs (default 5).
+stage 1 and 2, gear and a ViT-B/32-shaped CLIP); the batch suite times compressMany /
+decompressMany at 1, 2 and N jobs against a naive sequential loop (and oversubscribed), the
+event loop's longest timer gap meanwhile, and RSS over 1,000 cycles. Medians of --runs runs (default 5).
 Progress goes to stderr on a TTY.
 `;
 
@@ -40,7 +42,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   );
   if (!args) return;
   const result = await runBench({
-    suite: args.values.suite as 'codec' | 'psic' | 'clip' | 'targets' | 'training' | 'all' | undefined,
+    suite: args.values.suite as BenchSuite | undefined,
     psicModel: args.values['psic-model'] as string | undefined,
     model: args.values.model as string | undefined,
     data: args.values.data as string | undefined,
@@ -50,6 +52,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
   if (args.values.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return;
+  }
+  const b = 'batch' in result ? result.batch : undefined;
+  if (b) {
+    for (const r of b.rows) {
+      process.stdout.write(`batch ${r.variant} (${r.concurrency} x ${r.threadsPerJob} threads): compress ${r.compress.imagesPerS} images/s ${r.compress.MPps} MP/s (${r.compress.speedupVsNaive}x naive), decompress ${r.decompress.imagesPerS} images/s ${r.decompress.MPps} MP/s (${r.decompress.speedupVsNaive}x), max timer gap ${r.maxTimerGapMs} ms\n`);
+    }
+    process.stdout.write(`batch: RSS ${b.rss.startMB} -> ${b.rss.endMB} MB over ${b.rss.cycles} cycles\n`);
   }
   const tr = 'training' in result ? result.training : undefined;
   if (tr) for (const r of tr.rows) process.stdout.write(`training ${JSON.stringify(r)}\n`);

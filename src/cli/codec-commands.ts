@@ -8,7 +8,7 @@ import { writePng } from '../image-io.js';
 import { type Key, readKeyFile } from '../keys.js';
 import { UsageError, onePositional, parse, requireString } from './usage.js';
 
-const common = {
+export const common = {
   model: { type: 'string', short: 'm' },
   output: { type: 'string', short: 'o' },
   compat: { type: 'boolean' },
@@ -40,14 +40,23 @@ Prints a container's header (checked, checksum included) and the size and SHA-25
 entropy-coded strings. Needs no model.
 `;
 
-function threadsOption(value: unknown): number | undefined {
+export function threadsOption(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new PsicInputError(`--threads must be a positive integer, got ${String(value)}`);
   return n;
 }
 
-async function readContainer(path: string): Promise<Uint8Array> {
+export const keyOptions = { 'key-file': { type: 'string' }, key: { type: 'string' } } as const;
+
+/** The key of --key-file F or --key K (hex), if any. */
+export async function keyOption(values: Record<string, unknown>): Promise<Key | undefined> {
+  if (values['key-file'] !== undefined && values.key !== undefined) throw new UsageError('give --key-file or --key, not both');
+  if (values['key-file'] !== undefined) return readKeyFile(values['key-file'] as string);
+  return values.key as string | undefined;
+}
+
+export async function readContainer(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (err) {
@@ -73,11 +82,9 @@ export async function compressCommand(argv: string[]): Promise<void> {
 }
 
 export async function decompressCommand(argv: string[]): Promise<void> {
-  const args = parse(argv, { ...common, 'key-file': { type: 'string' }, key: { type: 'string' } }, DECOMPRESS_HELP);
+  const args = parse(argv, { ...common, ...keyOptions }, DECOMPRESS_HELP);
   if (!args) return;
-  if (args.values['key-file'] !== undefined && args.values.key !== undefined) throw new UsageError('give --key-file or --key, not both');
-  let key: Key | undefined = args.values.key as string | undefined;
-  if (args.values['key-file'] !== undefined) key = await readKeyFile(args.values['key-file'] as string);
+  const key = await keyOption(args.values);
   const input = onePositional(args.positionals, 'input .psic file');
   const output = requireString(args.values.output, '-o OUT.png');
   const model = requireString(args.values.model, '--model M');

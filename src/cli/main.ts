@@ -2,6 +2,7 @@
 import { benchCommand } from './bench-command.js';
 import { assetsCommand } from './assets-commands.js';
 import { clipCommand } from './clip-commands.js';
+import { compressDirCommand, decompressDirCommand } from './batch-commands.js';
 import { compressCommand, decompressCommand, infoCommand } from './codec-commands.js';
 import { evalCommand } from './eval-commands.js';
 import { keygenCommand } from './key-commands.js';
@@ -18,6 +19,10 @@ Commands:
   compress IN -o OUT.psic --model M      compress an image
   decompress IN.psic -o OUT.png --model M [--key-file F | --key K]
                                          decompress a container (protected unless keyed)
+  compress-dir IN_DIR -o OUT_DIR --model M [--concurrency N] [--resume] [--json]
+                                         compress every image of a directory, several at once
+  decompress-dir IN_DIR -o OUT_DIR --model M [--key-file F] [--concurrency N] [--resume] [--json]
+                                         decompress every .psic of a directory
   keygen -o F                            a random 256-bit key (mode 0600)
   model init|info|export-encoder         create, inspect, export models
   clip tokenize|embed                    CLIP tokens and features
@@ -32,13 +37,16 @@ Commands:
   bench [--json]                         benchmark speed and rate-distortion on Kodak
 
 Run 'psic <command> --help' for a command's options.
-Environment: PSIC_THREADS (LibTorch threads), PSIC_SHARED (shared data for bench),
+Environment: PSIC_THREADS (LibTorch threads), UV_THREADPOOL_SIZE (most files at once in *-dir),
+PSIC_SHARED (shared data for bench),
 PSIC_OPENBLAS_CORETYPE (override the OpenBLAS kernel choice).
 `;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   compress: compressCommand,
   decompress: decompressCommand,
+  'compress-dir': compressDirCommand,
+  'decompress-dir': decompressDirCommand,
   info: infoCommand,
   bench: benchCommand,
   keygen: keygenCommand,
