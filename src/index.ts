@@ -3,6 +3,7 @@ export type { CodecLoadOptions, CompressStats, ComputePath, ContainerInfo, Decod
 export { deriveCondition, generateKey, hkdfSha256, readKeyFile, writeKeyFile } from './keys.js';
 export type { Key } from './keys.js';
 export {
+  PsicDistributedError,
   PsicError,
   PsicFormatError,
   PsicInputError,
@@ -22,6 +23,8 @@ export type { Detection, HeadPrediction, ImageBatch, TargetHead, TargetHeadKind,
 export { evaluateTarget } from './evaluate-target.js';
 export type { EvaluateTargetOptions, HeadReport, TargetReport } from './evaluate-target.js';
 export { Trainer, keySaltFor } from './training/trainer.js';
-export type { StepLog, TrainerConfig } from './training/trainer.js';
+export type { DistributedConfig, StepLog, TrainerConfig } from './training/trainer.js';
+export { launchRanks } from './training/launch.js';
+export type { LaunchOptions } from './training/launch.js';
 export { ImageDataset } from './training/dataset.js';
 export type { DatasetOptions, DatasetState, TrainingBatch } from './training/dataset.js';
