@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <sstream>
 
 #include "errors.h"
 
@@ -35,6 +36,12 @@ namespace {
 std::string message_of(const std::exception& e) {
   if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
   return e.what();
+}
+
+std::string seconds(double s) {
+  std::ostringstream out;
+  out << s << " s";
+  return out.str();
 }
 
 bool is_loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
@@ -69,8 +76,8 @@ ProcessGroup::ProcessGroup(const DistributedOptions& options) : options_(options
     impl_->store = c10::make_intrusive<c10d::TCPStore>(options_.host, store_options);
   } catch (const std::exception& e) {
     throw DistributedError("distributed: rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.world_size) +
-                           " could not meet the others at " + where + " within " + std::to_string(options_.timeout_seconds) +
-                           " s (" + (options_.rank == 0 ? "is the port free?" : "is rank 0 running?") + "): " + message_of(e));
+                           " could not meet the others at " + where + " within " + seconds(options_.timeout_seconds) +
+                           " (" + (options_.rank == 0 ? "is the port free?" : "is rank 0 running?") + "): " + message_of(e));
   }
   try {
     if (options_.backend == "gloo") {
@@ -85,8 +92,9 @@ ProcessGroup::ProcessGroup(const DistributedOptions& options) : options_(options
 #endif
     }
   } catch (const std::exception& e) {
-    throw DistributedError("distributed: rank " + std::to_string(options_.rank) + " could not connect to every other rank (" +
-                           options_.backend + " via " + where + "): " + message_of(e));
+    throw DistributedError("distributed: rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.world_size) +
+                           " could not connect to every other rank (" + options_.backend + ", rendezvous at " + where + ") within " +
+                           seconds(options_.timeout_seconds) + "; is every rank running? (" + message_of(e) + ")");
   }
 }
 
@@ -102,8 +110,8 @@ ProcessGroup::~ProcessGroup() {
 void ProcessGroup::fail(const char* what, const std::string& cause) {
   impl_->broken = true;
   throw DistributedError("distributed: rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.world_size) + ": " +
-                         what + " failed; another rank exited or did not answer within " + std::to_string(options_.timeout_seconds) +
-                         " s (" + cause + ")");
+                         what + " failed; another rank exited or did not answer within " + seconds(options_.timeout_seconds) +
+                         " (" + cause + ")");
 }
 
 void ProcessGroup::all_reduce(at::Tensor& t, int op, const char* what) {
@@ -194,7 +202,7 @@ void expect_same_on_all_ranks(ProcessGroup& group, const std::vector<int64_t>& v
     v[i] = values[static_cast<size_t>(i)];
     v[n + i] = -values[static_cast<size_t>(i)];
   }
-  group.all_reduce_max(t, what);
+  group.all_reduce_max(t, ("checking " + std::string(what) + " across ranks").c_str());
   if (!at::equal(t[0], -t[1]))
     throw DistributedError(std::string("distributed: rank ") + std::to_string(group.rank()) + ": " + what +
                            " differ between ranks (every rank must run the same config on its shard of the same batches)");
