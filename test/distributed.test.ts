@@ -3,7 +3,6 @@
 // with PsicDistributedError instead of hanging, and the launcher fails when a rank does.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -11,6 +10,7 @@ import t from 'tap';
 
 import { Codec } from '../src/index.js';
 import { ImageDataset } from '../src/training/dataset.js';
+import { freePort } from '../src/training/launch.js';
 import { Trainer, type TrainerConfig } from '../src/training/trainer.js';
 import { psic } from './helpers/cli.js';
 import { needsAddon, needsBoth, repoRoot, sharedDir } from './helpers/shared.js';
@@ -62,14 +62,6 @@ function maxAbsDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>):
     for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]! - y[i]!));
   }
   return max;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as { port: number };
-  await new Promise((ok) => server.close(ok));
-  return port;
 }
 
 function rank(config: string, r: number, master: string, json = false): ChildProcess {

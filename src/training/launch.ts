@@ -19,7 +19,7 @@ export interface LaunchOptions {
 const CLI = fileURLToPath(new URL('../../bin/psic.js', import.meta.url));
 
 /** A port the kernel hands out now (closed again: a later bind can race, which the rendezvous reports). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', ok));
   const { port } = server.address() as { port: number };
