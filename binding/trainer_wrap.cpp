@@ -1,6 +1,7 @@
 #include "trainer_wrap.h"
 
 #include <cmath>
+#include <optional>
 
 #include "errors.h"
 #include "host_tensor.h"
@@ -67,6 +68,7 @@ Napi::Value metrics_to_js(Napi::Env env, const psic::StepMetrics& m) {
   num("distortionWeight", m.distortion_weight);
   num("attackWeight", m.attack_weight);
   num("gradNorm", m.grad_norm);
+  o.Set("stop", m.stop);
   return o;
 }
 
@@ -76,7 +78,8 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
   return Register(env, "NativeTrainer",
                   {InstanceMethod("info", &TrainerWrap::Info), InstanceMethod("step", &TrainerWrap::Step),
                    InstanceMethod("saveModel", &TrainerWrap::SaveModel), InstanceMethod("saveCheckpoint", &TrainerWrap::SaveCheckpoint),
-                   InstanceMethod("loadCheckpoint", &TrainerWrap::LoadCheckpoint), InstanceMethod("stateDigest", &TrainerWrap::StateDigest)});
+                   InstanceMethod("loadCheckpoint", &TrainerWrap::LoadCheckpoint), InstanceMethod("stateDigest", &TrainerWrap::StateDigest),
+                   InstanceMethod("requestStop", &TrainerWrap::RequestStop)});
 }
 
 Napi::Value TrainerWrap::Info(const Napi::CallbackInfo& info) {
@@ -163,6 +166,11 @@ Napi::Value TrainerWrap::LoadCheckpoint(const Napi::CallbackInfo& info) {
       [](Napi::Env env, std::string& s) -> Napi::Value { return Napi::String::New(env, s); });
 }
 
+Napi::Value TrainerWrap::RequestStop(const Napi::CallbackInfo& info) {
+  payload_->trainer->request_stop();  // set once at creation, never replaced: no lock needed
+  return info.Env().Undefined();
+}
+
 Napi::Value TrainerWrap::StateDigest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> lock(payload_->mutex);
@@ -184,10 +192,26 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
   const std::string path = info[0].ToString().Utf8Value();
   const std::string salt = info[1].IsString() ? info[1].ToString().Utf8Value() : "";
   const std::vector<psic::AttackTarget> targets = read_attack_targets(env, info[2], "targets: [{target, weight}]");
-  psic::TrainerConfig config = read_config(env, info[3].As<Napi::Object>());
+  const auto options = info[3].As<Napi::Object>();
+  psic::TrainerConfig config = read_config(env, options);
+  // Distributed (validated in src/training/trainer.ts).
+  std::optional<psic::DistributedOptions> distributed;
+  std::string fingerprint;
+  if (options.Has("distributed") && options.Get("distributed").IsObject()) {
+    const auto d = options.Get("distributed").As<Napi::Object>();
+    psic::DistributedOptions o;
+    o.world_size = static_cast<int>(number(d, "worldSize", 1));
+    o.rank = static_cast<int>(number(d, "rank", 0));
+    o.host = text(d, "host", o.host);
+    o.port = static_cast<int>(number(d, "port", o.port));
+    o.timeout_seconds = number(d, "timeoutSeconds", o.timeout_seconds);
+    o.backend = text(d, "backend", o.backend);
+    fingerprint = text(d, "fingerprint", "");
+    if (o.world_size > 1) distributed = o;
+  }
   return PromiseWorker<std::shared_ptr<TrainerHandle>>::Start(
       env,
-      [path, salt, targets, config]() {
+      [path, salt, targets, config, distributed, fingerprint]() {
         psic::LoadedModel loaded = psic::load_model(path);
         if (!salt.empty()) {
           const std::string& have = loaded.model->config.key_salt;
@@ -196,6 +220,7 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
         }
         auto handle = std::make_shared<TrainerHandle>();
         handle->trainer = std::make_unique<psic::PsicTrainer>(std::move(loaded), targets, config);
+        if (distributed) handle->trainer->attach(std::make_shared<psic::ProcessGroup>(*distributed), fingerprint);
         return handle;
       },
       &TrainerWrap::FromResult);

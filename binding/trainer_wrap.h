@@ -28,11 +28,15 @@ class TrainerWrap : public SharedWrap<TrainerWrap, TrainerHandle> {
   Napi::Value SaveModel(const Napi::CallbackInfo& info);
   Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info);
   Napi::Value LoadCheckpoint(const Napi::CallbackInfo& info);
+  // Distributed: every rank stops after the same step (no lock: it may run while a step does).
+  Napi::Value RequestStop(const Napi::CallbackInfo& info);
   // Every state tensor by name, as bytes (tests: frozen weights stay bit-identical).
   Napi::Value StateDigest(const Napi::CallbackInfo& info);
 };
 
 // createTrainer(modelPath, keySalt | null, targets: [{target: NativeTarget, weight}], config): Promise<NativeTrainer>
+// config.distributed = {worldSize, rank, host, port, timeoutSeconds, backend, fingerprint}:
+// joins the group (blocking in the worker until every rank has) and attaches the trainer to it.
 Napi::Value CreateTrainer(const Napi::CallbackInfo& info);
 
 }  // namespace psic_binding

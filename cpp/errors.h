@@ -31,6 +31,9 @@ PSIC_DEFINE_ERROR(InputError, "PsicInputError")
 PSIC_DEFINE_ERROR(WeightsError, "PsicWeightsError")
 // An unreadable or unusable key.
 PSIC_DEFINE_ERROR(KeyError, "PsicKeyError")
+// Distributed training: a rank that cannot join the group, a peer that died or timed out, ranks
+// that disagree on the config or the batch.
+PSIC_DEFINE_ERROR(DistributedError, "PsicDistributedError")
 
 #undef PSIC_DEFINE_ERROR
 

@@ -40,6 +40,14 @@ export class PsicKeyError extends PsicError {
   constructor(message: string) { super(message, 'PsicKeyError'); }
 }
 
+/**
+ * Distributed training: a rank that cannot join the group, a peer that exited or did not answer
+ * within distributed.timeoutSeconds, or ranks that disagree on the config or the batches.
+ */
+export class PsicDistributedError extends PsicError {
+  constructor(message: string) { super(message, 'PsicDistributedError'); }
+}
+
 const byCode: Record<string, new (message: string) => PsicError> = {
   PsicFormatError,
   PsicModelMismatchError,
@@ -47,6 +55,7 @@ const byCode: Record<string, new (message: string) => PsicError> = {
   PsicInputError,
   PsicWeightsError,
   PsicKeyError,
+  PsicDistributedError,
 };
 
 /** Maps an error thrown by the addon to its typed class (other errors pass through). */

@@ -5,6 +5,7 @@ export type { BatchItem, BatchIterateOptions, BatchOptions, BatchPlan } from './
 export { deriveCondition, generateKey, hkdfSha256, readKeyFile, writeKeyFile } from './keys.js';
 export type { Key } from './keys.js';
 export {
+  PsicDistributedError,
   PsicError,
   PsicFormatError,
   PsicInputError,
@@ -34,7 +35,9 @@ export type { AttackEvalOptions, AttackEvalReport, TargetAttackReport } from './
 export type { AllEvalOptions, AllEvalReport } from './evaluate/all.js';
 export type { BaselineCodec } from './evaluate/baselines.js';
 export { Trainer, keySaltFor } from './training/trainer.js';
-export type { StepLog, TrainerConfig } from './training/trainer.js';
+export type { DistributedConfig, StepLog, TrainerConfig } from './training/trainer.js';
+export { launchRanks } from './training/launch.js';
+export type { LaunchOptions } from './training/launch.js';
 export { ImageDataset } from './training/dataset.js';
 export type { DatasetOptions, DatasetState, TrainingBatch } from './training/dataset.js';
 export { cloak, keySearch } from './attacks.js';

@@ -178,6 +178,8 @@ export interface NativeStepMetrics {
   distortionWeight: number;
   attackWeight: number;
   gradNorm: number;
+  /** Distributed: some rank asked to stop after this step, so every rank does. */
+  stop: boolean;
 }
 
 export interface NativeTrainerConfig {
@@ -197,6 +199,8 @@ export interface NativeTrainerConfig {
   wrongKeys: number;
   seed: number;
   fullCondition: Float32Array;
+  /** Data parallel: this process's rank; fingerprint is what every rank must agree on besides the trainer config. */
+  distributed?: { worldSize: number; rank: number; host: string; port: number; timeoutSeconds: number; backend: 'gloo' | 'nccl'; fingerprint: string };
 }
 
 export interface NativeTrainer {
@@ -208,6 +212,8 @@ export interface NativeTrainer {
   loadCheckpoint(path: string): Promise<string>;
   /** SHA-256 of every state tensor's bytes, by name. */
   stateDigest(): Record<string, string>;
+  /** Distributed: every rank stops after the same step. Safe while a step runs. */
+  requestStop(): void;
 }
 
 export interface NativeAddon {

@@ -58,7 +58,8 @@ std::pair<at::Tensor, at::Tensor> EntropyBottleneck::forward(const at::Tensor& z
   const auto shape = x.sizes().vec();
   at::Tensor values = x.reshape({x.size(0), 1, -1});
   const at::Tensor m = quantiles.slice(2, 1, 2);  // [C, 1, 1]
-  at::Tensor outputs = training ? add_noise(values) : at::round(values - m) + m;
+  // The noise on x [C, B, ...] (batch dim 1) has values' memory order: the same draws.
+  at::Tensor outputs = training ? add_noise(x, 1).reshape(values.sizes()) : at::round(values - m) + m;
   at::Tensor lik = likelihood(outputs, false)[0];
   lik = lower_bound(lik, likelihood_lower_bound);
   outputs = outputs.reshape(shape).transpose(0, 1).contiguous();

@@ -53,8 +53,22 @@ at::Tensor EntropyModel::decode(const uint8_t* data, size_t size, const at::Tens
   return out;
 }
 
-at::Tensor EntropyModel::add_noise(const at::Tensor& x) {
-  return x + at::empty_like(x).uniform_(-0.5, 0.5);
+namespace {
+thread_local BatchShard current_shard;
+}
+
+ScopedBatchShard::ScopedBatchShard(BatchShard shard) : previous_(current_shard) { current_shard = shard; }
+ScopedBatchShard::~ScopedBatchShard() { current_shard = previous_; }
+
+at::Tensor EntropyModel::add_noise(const at::Tensor& x, int64_t batch_dim) {
+  const BatchShard shard = current_shard;
+  if (shard.total == 0) return x + at::empty_like(x).uniform_(-0.5, 0.5);
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape[static_cast<size_t>(batch_dim)] = shard.total;
+  // CPU uniform_ fills a contiguous tensor element by element in memory order, so this rank's
+  // slice of the combined draw is what one process would add to these rows.
+  at::Tensor noise = at::empty(shape, x.options()).uniform_(-0.5, 0.5);
+  return x + noise.narrow(batch_dim, shard.offset, x.size(batch_dim));
 }
 
 void EntropyModel::set_tables_from_pmf(const at::Tensor& pmf, const at::Tensor& tail_mass,

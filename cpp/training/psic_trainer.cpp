@@ -6,11 +6,13 @@
 #include <cmath>
 #include <map>
 
+#include "entropy/entropy_model.h"
 #include "errors.h"
 #include "formats/safetensors.h"
 #include "training/rd_loss.h"
 #include "training/target_similarity.h"
 #include "util/atomic_file.h"
+#include "util/sha256.h"
 
 namespace psic {
 
@@ -26,11 +28,6 @@ uint64_t step_seed(uint64_t seed, int64_t step) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return (z ^ (z >> 31)) & 0x7fffffffffffffffULL;
-}
-
-double psnr_of(const at::Tensor& x_hat, const at::Tensor& x) {
-  const double mse = (x_hat.detach().clamp(0, 1) - x).pow(2).mean().item<double>();
-  return 10.0 * std::log10(1.0 / std::max(mse, 1e-12));
 }
 
 bool stage2_trainable(const std::string& name) { return name.rfind("g_s", 0) == 0 || name.rfind("global_cond", 0) == 0; }
@@ -69,6 +66,12 @@ PsicTrainer::PsicTrainer(LoadedModel model, std::vector<AttackTarget> targets, T
   if (!aux.empty()) aux_opt_ = std::make_unique<Adam>(aux, config_.aux_lr);
 }
 
+std::vector<at::Tensor> PsicTrainer::trainable_params() const {
+  std::vector<at::Tensor> all = main_opt_->params();
+  if (aux_opt_) all.insert(all.end(), aux_opt_->params().begin(), aux_opt_->params().end());
+  return all;
+}
+
 std::vector<std::string> PsicTrainer::trainable_names() const {
   std::vector<std::string> all = main_names_;
   all.insert(all.end(), aux_names_.begin(), aux_names_.end());
@@ -85,25 +88,50 @@ at::Tensor PsicTrainer::conditions(const std::vector<int>& kinds, int64_t batch)
   return at::cat(rows, 0);
 }
 
+at::Tensor PsicTrainer::whole_batch(const at::Tensor& local, const AttackRows& rows) const {
+  if (!group_) return local;
+  const at::Tensor all = gather_rows(*group_, local, rows.positions, rows.total);
+  return rows.order.defined() ? all.index_select(0, rows.order) : all;
+}
+
 at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x_hat, const at::Tensor& captions,
-                                    double* accuracy) const {
+                                    const AttackRows& rows, double* accuracy) const {
+  // A rank without attacked rows still joins every gather, with no rows: a probe row, dropped,
+  // gives the heads' shapes.
+  const bool none = clean.size(0) == 0;
+  auto empty_heads = [](TargetOutputs out) {
+    for (auto& h : out.heads) h = h.narrow(0, 0, 0);
+    return out;
+  };
   at::Tensor total = at::zeros({}, at::kFloat);
   double weight_sum = 0, acc_sum = 0;
   int acc_count = 0;
-  const int64_t K = clean.size(0);
   for (const AttackTarget& target : targets_) {
-    TargetOutputs ref;
+    TargetOutputs ref, out;
     {
       at::NoGradGuard no_grad;
-      ref = target.model->forward(clean);
+      ref = none ? empty_heads(target.model->forward(rows.probe_image)) : target.model->forward(clean);
     }
-    const TargetOutputs out = target.model->forward(x_hat.clamp(0, 1));
+    if (none) {
+      at::NoGradGuard no_grad;
+      out = empty_heads(target.model->forward(rows.probe_image));
+    } else {
+      out = target.model->forward(x_hat.clamp(0, 1));
+    }
+    // With ranks, every rank computes the loss on the whole attacked batch (its own rows live,
+    // the others' detached), so couplings between samples (other images or captions as UAEO's
+    // texts) are exact and the gradients summed over ranks are one process's.
+    for (size_t h = 0; h < ref.heads.size(); ++h) {
+      ref.heads[h] = whole_batch(ref.heads[h], rows);
+      out.heads[h] = whole_batch(out.heads[h], rows);
+    }
     // CLIP with captions: the "texts" of UAEO are the batch's captions (the paper's setting).
     at::Tensor texts;
     if (captions.defined()) {
       at::NoGradGuard no_grad;
-      texts = target.model->encode_texts(captions);
+      texts = whole_batch(none ? target.model->encode_texts(rows.probe_caption).narrow(0, 0, 0) : target.model->encode_texts(captions), rows);
     }
+    const int64_t K = ref.heads.empty() ? 0 : ref.heads[0].size(0);
     at::Tensor target_loss = at::zeros({}, at::kFloat);
     int heads = 0;
     const auto& specs = target.model->heads();
@@ -150,14 +178,37 @@ at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x
   return weight_sum > 0 ? total / weight_sum : total;
 }
 
+namespace {
+
+// A decode's squared error and element count; PSNR from their sums over ranks.
+struct SquaredError {
+  double sum = 0, count = 0;
+};
+SquaredError squared_error(const at::Tensor& x_hat, const at::Tensor& x) {
+  return {(x_hat.detach().clamp(0, 1) - x).pow(2).sum().item<double>(), static_cast<double>(x.numel())};
+}
+double psnr_of(const SquaredError& e) {
+  if (e.count == 0) return NAN;
+  return 10.0 * std::log10(1.0 / std::max(e.sum / e.count, 1e-12));
+}
+
+}  // namespace
+
 StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& captions) {
   if (input.dim() != 4 || input.size(1) != 3 || input.size(2) % 64 != 0 || input.size(3) % 64 != 0 || input.size(0) < 1)
     throw InputError("training batches are [B, 3, H, W] with H and W multiples of 64");
-  const int64_t B = input.size(0);
-  if (captions.defined() && (captions.dim() != 2 || captions.size(0) != B)) throw InputError("captions must be [B, context] token ids");
+  const int64_t b = input.size(0);  // this rank's rows
+  if (captions.defined() && (captions.dim() != 2 || captions.size(0) != b)) throw InputError("captions must be [B, context] token ids");
+  // Data parallel: rank r holds rows [offset, offset + b) of the combined batch of B rows.
+  const int world = group_ ? group_->world_size() : 1;
+  const int64_t B = b * world, offset = group_ ? b * group_->rank() : 0;
+  if (group_)
+    expect_same_on_all_ranks(*group_, {b, input.size(2), input.size(3), step_, captions.defined() ? captions.size(1) : -1},
+                             "the step, batch shapes or captions");
   const bool mixed = config_.schedule == TrainingSchedule::Mixed;
   if (mixed && B < 4) throw InputError("the mixed schedule needs batches of at least 4");
   at::manual_seed(step_seed(config_.seed, step_));
+  ScopedBatchShard shard(group_ ? BatchShard{offset, B} : BatchShard{});
   CompressionModel& m = *model_.model;
   const at::Tensor x = input.to(at::kFloat).contiguous();
   const ForwardOptions compat;
@@ -177,60 +228,81 @@ StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& caption
     if (config_.stage == 2) frozen = std::make_unique<at::NoGradGuard>();
     latent = m.latent().forward(m.g_a.forward(x, compat), /*training=*/config_.stage == 1, compat);
   }
+  // Every loss term below is this rank's share of the combined batch's (summing to it over
+  // ranks), except the attack loss, which every rank computes whole (see attack_loss); so the
+  // gradients summed over ranks are those of one process on the combined batch.
   const at::Tensor bpp = bits_per_pixel(latent.likelihoods, B * x.size(2) * x.size(3));
-  metrics.bpp = bpp.item<double>();
   const at::Tensor rate_term = config_.stage == 1 ? bpp : at::zeros({});
 
-  auto distortion = [&](const at::Tensor& x_hat, const at::Tensor& ref) { return config_.lambda * kMseScale * (x_hat - ref).pow(2).mean(); };
+  // λ·255²·MSE over `rows` of the `of_rows` rows the term averages over in the combined batch.
+  auto distortion = [&](const at::Tensor& x_hat, const at::Tensor& ref, int64_t of_rows) {
+    if (x_hat.size(0) == 0) return at::zeros({});
+    const double part = static_cast<double>(x_hat.size(0)) / static_cast<double>(of_rows);
+    return config_.lambda * kMseScale * (x_hat - ref).pow(2).mean() * part;
+  };
+  auto global_sum = [&](double v) {
+    if (!group_) return v;
+    at::Tensor t = at::full({1}, v, at::kDouble);
+    group_->all_reduce_sum(t, "all-reduce of the distortion");
+    return t.item<double>();
+  };
+  double coupled = 0;  // the attack terms' value: whole on every rank, not a share
   auto weigh = [&](const at::Tensor& d, const at::Tensor& a) {
     double wd = 1, wa = config_.attack_weight;
     if (config_.balance == AttackBalance::InverseLoss && !targets_.empty()) {
-      const double id = 1 / (d.item<double>() + 1e-8), ia = 1 / (a.item<double>() + 1e-8);
+      const double id = 1 / (global_sum(d.item<double>()) + 1e-8), ia = 1 / (a.item<double>() + 1e-8);
       wd = id / (id + ia);
       wa = ia / (id + ia);
     }
     metrics.distortion_weight = wd;
     metrics.attack_weight = wa;
+    coupled += wa * a.item<double>();
     return wd * d + wa * a;
   };
+  AttackRows rows;
+  rows.total = B;
+  rows.probe_image = x.narrow(0, 0, 1);
+  if (captions.defined()) rows.probe_caption = captions.narrow(0, 0, 1);
+  SquaredError full_error, protected_error;
+  std::vector<SquaredError> wrong_errors;
 
   at::Tensor loss;
   if (!mixed && metrics.mode == "full") {
-    const at::Tensor x_hat = m.synthesize(latent.y_hat, full_condition_.expand({B, -1}), compat);
-    metrics.psnr_full = psnr_of(x_hat, x);
-    loss = distortion(x_hat, x) + rate_term;
+    const at::Tensor x_hat = m.synthesize(latent.y_hat, full_condition_.expand({b, -1}), compat);
+    full_error = squared_error(x_hat, x);
+    loss = distortion(x_hat, x, B) + rate_term;
   } else if (!mixed) {
     // The protected decode and the wrong keys, one decode each, with the same attack loss. A
     // wrong key's distortion is measured against the protected decode (held fixed), so every
     // key but the owner's converges on the protected image rather than on some third one.
     std::vector<int> kinds = {1};
     for (int k = 0; k < config_.wrong_keys; ++k) kinds.push_back(2);
+    rows.positions = at::arange(offset, offset + b, at::kLong);
     at::Tensor d_sum = at::zeros({}), a_sum = at::zeros({});
     at::Tensor protected_x_hat;
-    double wrong_psnr = 0;
     for (size_t k = 0; k < kinds.size(); ++k) {
-      const at::Tensor c = conditions({kinds[k]}, 1).expand({B, -1});
+      const at::Tensor c = conditions({kinds[k]}, 1).expand({b, -1});
       const at::Tensor x_hat = m.synthesize(latent.y_hat, c, compat);
       double acc = NAN;
-      const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(x, x_hat, captions, &acc);
+      const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(x, x_hat, captions, rows, &acc);
       a_sum = a_sum + a;
       if (k == 0) {
         protected_x_hat = x_hat.detach();
-        d_sum = d_sum + distortion(x_hat, x);
-        metrics.psnr_protected = psnr_of(x_hat, x);
+        d_sum = d_sum + distortion(x_hat, x, B);
+        protected_error = squared_error(x_hat, x);
         metrics.attack_accuracy = acc;
       } else {
-        d_sum = d_sum + distortion(x_hat, protected_x_hat);
-        wrong_psnr += psnr_of(x_hat, x);
+        d_sum = d_sum + distortion(x_hat, protected_x_hat, B);
+        wrong_errors.push_back(squared_error(x_hat, x));
       }
     }
-    if (config_.wrong_keys > 0) metrics.psnr_wrong_key = wrong_psnr / config_.wrong_keys;
     const double n = static_cast<double>(kinds.size());
     const at::Tensor a_mean = a_sum / n;
     metrics.attack_loss = a_mean.item<double>();
     loss = weigh(d_sum / n, a_mean) + rate_term;
   } else {
-    // Mixed: a seeded half of the batch decodes full, the rest protected or with wrong keys.
+    // Mixed: a seeded half of the combined batch decodes full, the rest protected or with wrong
+    // keys; the split and the wrong keys are drawn for the combined batch, each rank takes its rows.
     const at::Tensor perm = at::randperm(B, at::kLong);
     const int64_t half = B / 2;
     const at::Tensor full_idx = perm.narrow(0, 0, half), prot_idx = perm.narrow(0, half, B - half);
@@ -238,27 +310,57 @@ StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& caption
     const auto* pi = prot_idx.data_ptr<int64_t>();
     for (int64_t i = 0; i < B - half; ++i)
       kinds[static_cast<size_t>(pi[i])] = (config_.wrong_keys > 0 && i % (config_.wrong_keys + 1) != 0) ? 2 : 1;
-    std::vector<at::Tensor> rows;
-    for (int64_t i = 0; i < B; ++i) rows.push_back(conditions({kinds[static_cast<size_t>(i)]}, 1));
-    const at::Tensor x_hat = m.synthesize(latent.y_hat, at::cat(rows, 0), compat);
-    const at::Tensor xf = x.index_select(0, full_idx), xp = x.index_select(0, prot_idx);
-    const at::Tensor hf = x_hat.index_select(0, full_idx), hp = x_hat.index_select(0, prot_idx);
-    metrics.psnr_full = psnr_of(hf, xf);
-    metrics.psnr_protected = psnr_of(hp, xp);
+    std::vector<at::Tensor> conds;
+    for (int64_t i = 0; i < B; ++i) conds.push_back(conditions({kinds[static_cast<size_t>(i)]}, 1));
+    const at::Tensor x_hat = m.synthesize(latent.y_hat, at::cat(conds, 0).narrow(0, offset, b), compat);
+    // This rank's rows among the combined batch's `idx`, in that order, as local indices.
+    auto local = [&](const at::Tensor& idx) { return idx.masked_select((idx >= offset) & (idx < offset + b)) - offset; };
+    const at::Tensor full_l = local(full_idx), prot_l = local(prot_idx);
+    const at::Tensor xf = x.index_select(0, full_l), xp = x.index_select(0, prot_l);
+    const at::Tensor hf = x_hat.index_select(0, full_l), hp = x_hat.index_select(0, prot_l);
+    full_error = squared_error(hf, xf);
+    protected_error = squared_error(hp, xp);
+    rows.positions = prot_l + offset;
+    rows.order = prot_idx;
     double acc = NAN;
-    const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(xp, hp, captions.defined() ? captions.index_select(0, prot_idx) : captions, &acc);
+    const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(xp, hp, captions.defined() ? captions.index_select(0, prot_l) : captions, rows, &acc);
     metrics.attack_accuracy = acc;
     metrics.attack_loss = a.item<double>();
-    loss = distortion(hf, xf) + weigh(distortion(hp, xp), a) + rate_term;
+    loss = distortion(hf, xf, half) + weigh(distortion(hp, xp, B - half), a) + rate_term;
   }
-  metrics.loss = loss.item<double>();
   loss.backward();
+
+  // The combined batch's figures: sums over ranks of the shares and squared errors, plus whether
+  // any rank wants to stop. Reduced with the gradients' step, so all ranks log and stop alike.
+  std::vector<double> sums = {loss.item<double>() - coupled, bpp.item<double>(), full_error.sum, full_error.count,
+                              protected_error.sum, protected_error.count, stop_requested_ ? 1.0 : 0.0};
+  for (const SquaredError& e : wrong_errors) sums.insert(sums.end(), {e.sum, e.count});
+  if (group_) {
+    at::Tensor t = at::tensor(sums, at::kDouble);
+    group_->all_reduce_sum(t, "all-reduce of the step's metrics");
+    sums.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+    sum_gradients(*group_, main_opt_->params());
+  }
+  metrics.loss = sums[0] + coupled;
+  metrics.bpp = sums[1];
+  metrics.psnr_full = psnr_of({sums[2], sums[3]});
+  metrics.psnr_protected = psnr_of({sums[4], sums[5]});
+  metrics.stop = sums[6] > 0;
+  if (!wrong_errors.empty()) {
+    double wrong_psnr = 0;
+    for (size_t k = 0; k < wrong_errors.size(); ++k) wrong_psnr += psnr_of({sums[7 + 2 * k], sums[8 + 2 * k]});
+    metrics.psnr_wrong_key = wrong_psnr / static_cast<double>(wrong_errors.size());
+  }
+  // The norm of the summed gradient: the same on every rank, as is every update below.
   metrics.grad_norm = config_.clip_max_norm > 0 ? main_opt_->clip_grad_norm(config_.clip_max_norm) : 0;
   main_opt_->step();
   if (aux_opt_) {
+    // The quantile loss reads the weights the main step just changed; it does not depend on
+    // the data, so each rank backpropagates 1/world of it and the sum is one process's.
     const at::Tensor aux = m.latent().aux_loss();
     metrics.aux_loss = aux.item<double>();
-    aux.backward();
+    (world == 1 ? aux : aux / world).backward();
+    if (group_) sum_gradients(*group_, aux_opt_->params());
     aux_opt_->step();
   }
   // Dual ascent on the protected-quality constraint: raise the attack weight while the
@@ -268,6 +370,30 @@ StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& caption
   }
   ++step_;
   return metrics;
+}
+
+void PsicTrainer::attach(std::shared_ptr<ProcessGroup> group, const std::string& caller_fingerprint) {
+  // One digest of everything that must agree between ranks.
+  nlohmann::json c = {{"model", model_.model->config.to_json()}, {"stage", config_.stage}, {"conditioning_only", config_.conditioning_only},
+                      {"lambda", config_.lambda}, {"lr", config_.lr}, {"aux_lr", config_.aux_lr}, {"clip", config_.clip_max_norm},
+                      {"schedule", static_cast<int>(config_.schedule)}, {"balance", static_cast<int>(config_.balance)},
+                      {"attack_weight", config_.attack_weight}, {"protected_psnr", config_.protected_psnr}, {"dual_lr", config_.dual_lr},
+                      {"uaeo", static_cast<int>(config_.uaeo.variant)}, {"s", config_.uaeo.s}, {"wrong_keys", config_.wrong_keys},
+                      {"seed", config_.seed}, {"full_condition", config_.full_condition}, {"targets", targets_.size()},
+                      {"trainable", trainable_names()}, {"world", group->world_size()}, {"caller", caller_fingerprint}};
+  Sha256 h;
+  const std::string text = c.dump();
+  h.update(text.data(), text.size());
+  const auto d = h.digest();
+  std::vector<int64_t> words;
+  for (size_t w = 0; w < 4; ++w) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) v = (v << 8) | d[w * 8 + i];
+    words.push_back(static_cast<int64_t>(v >> 2));  // 62 bits: negating them cannot overflow
+  }
+  expect_same_on_all_ranks(*group, words, "the model, trainer config or data config");
+  group->broadcast(trainable_params(), 0, "broadcast of rank 0's weights");
+  group_ = std::move(group);
 }
 
 void PsicTrainer::save_model(const std::string& path) {
@@ -323,6 +449,9 @@ std::string PsicTrainer::load_checkpoint(const std::string& path) {
   if (aux_opt_) aux_opt_->load_state("opt.aux.", file.tensors, trainer.value("aux_steps", int64_t{0}));
   step_ = trainer["step"].get<int64_t>();
   config_.attack_weight = trainer.value("attack_weight", config_.attack_weight);
+  if (group_) {  // every rank read the same file; rank 0's copy settles any doubt
+    group_->broadcast(trainable_params(), 0, "broadcast of rank 0's checkpoint weights");
+  }
   return meta("caller");
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "models/model_loader.h"
 #include "targets/target_model.h"
 #include "training/adam.h"
+#include "training/distributed.h"
 #include "training/uaeo_loss.h"
 
 namespace psic {
@@ -61,6 +63,7 @@ struct StepMetrics {
   double attack_accuracy = NAN;  // share of protected samples the targets still get right
   double distortion_weight = 1, attack_weight = 0;
   double grad_norm = 0;
+  bool stop = false;  // distributed: some rank asked to stop after this step (so all do)
 };
 
 class PsicTrainer {
@@ -70,7 +73,20 @@ class PsicTrainer {
   // x: [B, 3, H, W] crops in [0, 1], H and W multiples of 64. Updates the weights. captions:
   // optional token ids [B, context] of one caption per image; vision-language targets (CLIP)
   // then attack image–caption pairs instead of image–image ones.
+  //
+  // Data parallel (after attach): x is this rank's equal share of the combined batch (rank r
+  // holds rows [r·b, (r+1)·b)), and the step updates the weights as one process would on the
+  // combined batch; the metrics are the combined batch's, the same on every rank.
   StepMetrics step(const at::Tensor& x, const at::Tensor& captions = at::Tensor());
+
+  // Makes this trainer one rank of a data-parallel group: checks that every rank has the same
+  // model, trainer config and caller fingerprint (data config...), and copies rank 0's weights
+  // to all. Every rank then calls step() in lockstep. Throws DistributedError.
+  void attach(std::shared_ptr<ProcessGroup> group, const std::string& caller_fingerprint);
+  ProcessGroup* group() const { return group_.get(); }
+  // Thread-safe: the next step's metrics report stop on every rank (a rank's Ctrl-C stops all
+  // after the same step).
+  void request_stop() { stop_requested_ = true; }
 
   int64_t steps_done() const { return step_; }
   const TrainerConfig& config() const { return config_; }
@@ -90,8 +106,19 @@ class PsicTrainer {
     at::Tensor x_hat;
     std::vector<at::Tensor> likelihoods;
   };
-  at::Tensor attack_loss(const at::Tensor& clean, const at::Tensor& x_hat, const at::Tensor& captions, double* accuracy) const;
-  at::Tensor conditions(const std::vector<int>& kinds, int64_t batch) const;  // 0 full, 1 protected, 2 wrong key
+  // Where a step's attacked rows sit in the combined batch (distributed), so the targets' outputs
+  // of every rank can be put together in the order one process would attack them.
+  struct AttackRows {
+    at::Tensor positions;  // this rank's attacked rows in the combined batch
+    at::Tensor order;      // the attacked rows of the combined batch, in order (undefined: all)
+    int64_t total = 0;     // rows in the combined batch
+    at::Tensor probe_image, probe_caption;  // one row each: the heads' shapes when a rank has no row
+  };
+  at::Tensor attack_loss(const at::Tensor& clean, const at::Tensor& x_hat, const at::Tensor& captions, const AttackRows& rows,
+                         double* accuracy) const;
+  at::Tensor whole_batch(const at::Tensor& local, const AttackRows& rows) const;
+  at::Tensor conditions(const std::vector<int>& kinds, int64_t batch) const;
+  std::vector<at::Tensor> trainable_params() const;  // main then aux, as trainable_names()  // 0 full, 1 protected, 2 wrong key
 
   LoadedModel model_;
   std::vector<AttackTarget> targets_;
@@ -100,6 +127,8 @@ class PsicTrainer {
   std::unique_ptr<Adam> main_opt_, aux_opt_;
   at::Tensor full_condition_, protected_condition_;
   int64_t step_ = 0;
+  std::shared_ptr<ProcessGroup> group_;
+  std::atomic<bool> stop_requested_{false};
 };
 
 }  // namespace psic

@@ -10,7 +10,8 @@
 //   (sharp's default lanczos3 kernel; the long side is rounded and at least the crop). No flips.
 // - Batches: NCHW float32 RGB in [0, 1] (byte / 255), shape [B, 3, crop, crop]. An epoch is a
 //   seeded permutation of all files cut into floor(size / batchSize) batches; the last partial
-//   batch is dropped (a different subset of files is dropped each epoch).
+//   batch is dropped (a different subset of files is dropped each epoch). With a shard (rank r of
+//   n, distributed training), each batch is rows [r·B/n, (r+1)·B/n) of the unsharded batch.
 // - Determinism: everything random is derived only from (seed, epoch) for the permutation and
 //   (seed, epoch, file index) for a sample's crop offset and caption choice, through a
 //   counter-based key (splitmix64) that seeds a xoshiro128** generator. No Math.random, no
@@ -52,6 +53,11 @@ export interface DatasetOptions {
   limit?: number;
   /** Use only these basenames (a documented split); each must be in the folder. */
   files?: string[];
+  /**
+   * Data-parallel training: this rank's equal part of every batch (rows [rank·b, (rank+1)·b),
+   * b = batchSize / count), so the ranks' batches together are exactly the unsharded stream's.
+   */
+  shard?: { rank: number; count: number };
 }
 
 /** Where a sample's crop was taken, in the (possibly upscaled) oriented image. */
@@ -374,12 +380,15 @@ export class ImageDataset {
   readonly prefetch: number;
   /** The basenames in use, in index order (sorted). */
   readonly files: readonly string[];
+  /** This rank's part of each batch (everything without a shard). */
+  readonly shard: { rank: number; count: number };
 
   private readonly annotations: ReadonlyMap<string, Annotation>;
   private readonly dims = new Map<number, Promise<Dimensions>>();
   private closed = false;
 
   private constructor(options: Required<Omit<DatasetOptions, 'annotations' | 'limit' | 'files'>>, files: string[], annotations: Map<string, Annotation>) {
+    this.shard = Object.freeze({ ...options.shard });
     this.dir = options.dir;
     this.crop = options.crop;
     this.batchSize = options.batchSize;
@@ -403,6 +412,13 @@ export class ImageDataset {
     }
     const prefetch = nonNegativeInteger('prefetch', options.prefetch ?? 2);
     const limit = options.limit === undefined ? undefined : positiveInteger('limit', options.limit);
+    const shard = options.shard === undefined ? { rank: 0, count: 1 } : options.shard;
+    if (typeof shard !== 'object' || shard === null) throw new PsicInputError('shard must be {rank, count}');
+    const count = positiveInteger('shard.count', shard.count);
+    if (!Number.isInteger(shard.rank) || shard.rank < 0 || shard.rank >= count) {
+      throw new PsicInputError(`shard.rank must be an integer in [0, ${count}), got ${String(shard.rank)}`);
+    }
+    if (batchSize % count !== 0) throw new PsicInputError(`batchSize ${batchSize} must be a multiple of the ${count} ranks`);
 
     let entries: string[];
     try {
@@ -448,7 +464,7 @@ export class ImageDataset {
       throw new PsicInputError(`batchSize ${batchSize} is larger than the dataset (${files.length} images): no full batch`);
     }
     const annotations = options.annotations === undefined ? new Map<string, Annotation>() : await readAnnotations(options.annotations);
-    return new ImageDataset({ dir, crop, batchSize, seed: options.seed, prefetch }, files, annotations);
+    return new ImageDataset({ dir, crop, batchSize, seed: options.seed, prefetch, shard: { rank: shard.rank, count } }, files, annotations);
   }
 
   /** The state to resume from after `batch` was consumed. */
@@ -495,7 +511,9 @@ export class ImageDataset {
         const index = next % perEpoch;
         next++;
         const order = orderOf(epoch);
-        const picked = Array.from(order.subarray(index * this.batchSize, (index + 1) * this.batchSize));
+        const part = this.batchSize / this.shard.count;
+        const first = index * this.batchSize + this.shard.rank * part;
+        const picked = Array.from(order.subarray(first, first + part));
         const promise = this.assemble(epoch, index, picked);
         promise.catch(() => {}); // failures surface when the batch is awaited; never unhandled
         queue.push(promise);

@@ -52,6 +52,21 @@ export interface TrainerConfig {
   device?: 'cpu' | 'cuda';
   /** LibTorch threads (default PSIC_THREADS, else all cores). */
   threads?: number;
+  /** Data-parallel training: this process is one rank of several (README, "Distributed training"). */
+  distributed?: DistributedConfig;
+}
+
+/**
+ * One rank of a data-parallel run. Every rank runs the same config; data.batchSize is the
+ * combined batch, of which each rank trains its equal part; rank 0 writes checkpoints and output.
+ */
+export interface DistributedConfig {
+  worldSize: number;
+  rank: number;
+  /** Rank 0's address, ADDR:PORT (it hosts the rendezvous; every rank connects to it). */
+  master: string;
+  /** For joining and for every collective: a peer that died or hangs fails the others after it (default 60). */
+  timeoutSeconds?: number;
 }
 
 /** One log line: the step's losses and metrics, plus where and how fast. */
@@ -81,6 +96,29 @@ function num(name: string, v: unknown, fallback: number, check: (x: number) => b
   return v;
 }
 
+type ResolvedDistributed = { worldSize: number; rank: number; host: string; port: number; timeoutSeconds: number };
+
+/** Validates config.distributed: undefined for one process (absent, or a world of 1). */
+function parseDistributed(d: unknown): ResolvedDistributed | undefined {
+  if (d === undefined) return undefined;
+  if (typeof d !== 'object' || d === null) throw new PsicInputError('distributed must be {worldSize, rank, master, timeoutSeconds?}');
+  const o = d as Partial<DistributedConfig>;
+  const worldSize = num('distributed.worldSize', o.worldSize, 1, (x) => Number.isInteger(x) && x >= 1 && x <= 1024, 'an integer in [1, 1024]');
+  const rank = num('distributed.rank', o.rank, 0, (x) => Number.isInteger(x) && x >= 0 && x < worldSize, `an integer in [0, ${worldSize})`);
+  const timeoutSeconds = num('distributed.timeoutSeconds', o.timeoutSeconds, 60, (x) => x > 0 && x <= 86400, 'in (0, 86400] seconds');
+  if (worldSize === 1) return undefined;
+  const { host, port } = parseMaster(o.master);
+  return { worldSize, rank, host, port, timeoutSeconds };
+}
+
+/** 'ADDR:PORT' (an IPv6 address in brackets: '[::1]:29500'). */
+export function parseMaster(master: unknown): { host: string; port: number } {
+  const m = typeof master === 'string' ? /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(master) : null;
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new PsicInputError(`distributed.master must be ADDR:PORT (rank 0's address), got ${JSON.stringify(master)}`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
 /**
  * The HKDF salt of the key's condition: public, fixed when training starts (from the starting
  * model's id and the seed), stored in the trained model's config, so a resumed run and the
@@ -88,6 +126,44 @@ function num(name: string, v: unknown, fallback: number, check: (x: number) => b
  */
 export function keySaltFor(startModelId: string, seed: number): string {
   return createHash('sha256').update(`psic/key-salt/v1/${startModelId}/${seed}`).digest('hex').slice(0, 32);
+}
+
+/** A config path: relative ones start from the config file's folder. */
+function resolveFrom(base: string, p: string | undefined): string | undefined {
+  return p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p);
+}
+
+/** A config object, or a JSON file's with the folder its relative paths start from. */
+async function readConfig(input: TrainerConfig | string): Promise<{ config: TrainerConfig; base: string }> {
+  let config: TrainerConfig = input as TrainerConfig;
+  let base = process.cwd();
+  if (typeof input === 'string') {
+    let text: string;
+    try {
+      text = await readFile(input, 'utf8');
+    } catch (err) {
+      throw new PsicInputError(`cannot read config '${input}': ${(err as Error).message}`);
+    }
+    try {
+      config = JSON.parse(text);
+    } catch (err) {
+      throw new PsicInputError(`config '${input}' is not valid JSON: ${(err as Error).message}`);
+    }
+    base = dirname(resolve(input));
+  }
+  if (typeof config !== 'object' || config === null) throw new PsicInputError('config must be an object');
+  return { config, base };
+}
+
+/**
+ * Makes config.keyFile (mode 0600) when the config names one that is missing and gives no key:
+ * before distributed ranks start, since each would otherwise make its own.
+ */
+export async function prepareKeyFile(input: TrainerConfig | string): Promise<void> {
+  const { config, base } = await readConfig(input);
+  if (config.key !== undefined || typeof config.keyFile !== 'string') return;
+  const path = resolveFrom(base, config.keyFile)!;
+  if (!existsSync(path)) await writeKeyFile(path, generateKey());
 }
 
 export class Trainer extends EventEmitter {
@@ -107,32 +183,25 @@ export class Trainer extends EventEmitter {
     readonly keySalt: string,
     /** A CLIP target, whose tokenizer turns batch captions into the attack's texts. */
     private readonly textTarget?: TargetModel,
+    /** Data parallel: this process's rank and the number of ranks (1 and 0 on one process). */
+    readonly worldSize = 1,
+    readonly rank = 0,
   ) {
     super();
   }
 
-  /** Builds a trainer from a config object or a JSON file (paths relative to it). */
-  static async create(input: TrainerConfig | string, options: { resume?: string } = {}): Promise<Trainer> {
-    let config: TrainerConfig;
-    let base = process.cwd();
-    if (typeof input === 'string') {
-      let text: string;
-      try {
-        text = await readFile(input, 'utf8');
-      } catch (err) {
-        throw new PsicInputError(`cannot read config '${input}': ${(err as Error).message}`);
-      }
-      try {
-        config = JSON.parse(text);
-      } catch (err) {
-        throw new PsicInputError(`config '${input}' is not valid JSON: ${(err as Error).message}`);
-      }
-      base = dirname(resolve(input));
-    } else {
-      config = input;
-    }
-    if (typeof config !== 'object' || config === null) throw new PsicInputError('config must be an object');
-    const at = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p));
+  /**
+   * Builds a trainer from a config object or a JSON file (paths relative to it); `override`
+   * replaces fields (the CLI's --steps, --world-size...). With config.distributed it joins the
+   * other ranks, so it resolves once all have.
+   */
+  static async create(input: TrainerConfig | string, options: { resume?: string; override?: Partial<TrainerConfig> } = {}): Promise<Trainer> {
+    const { config: read, base } = await readConfig(input);
+    // distributed merges field by field: the CLI's --world-size/--rank/--master keep the file's timeout.
+    const config: TrainerConfig = { ...read, ...options.override };
+    if (options.override?.distributed) config.distributed = { ...read.distributed, ...options.override.distributed };
+    const distributed = parseDistributed(config.distributed);
+    const at = (p: string | undefined) => resolveFrom(base, p);
     if (typeof config.model !== 'string') throw new PsicInputError("config.model must be the path of a PSIC model file ('psic model init ... -o M')");
     if ((config.device ?? 'cpu') !== 'cpu') {
       throw new PsicInputError("device 'cuda' needs psic built against a CUDA LibTorch (Torch_DIR); this build trains on the CPU");
@@ -161,7 +230,10 @@ export class Trainer extends EventEmitter {
     let key: Key;
     if (config.key !== undefined) key = config.key;
     else if (resolved.keyFile && existsSync(resolved.keyFile)) key = await readKeyFile(resolved.keyFile);
-    else if (resolved.keyFile) {
+    else if (resolved.keyFile && distributed) {
+      // Each rank would make its own: the launcher (psic train --nproc) makes it before the ranks start.
+      throw new PsicKeyError(`key file '${resolved.keyFile}' is missing: distributed ranks need an existing key (psic keygen -o FILE)`);
+    } else if (resolved.keyFile) {
       key = generateKey();
       await writeKeyFile(resolved.keyFile, key);
     } else throw new PsicKeyError('config needs key (hex) or keyFile (created when missing)');
@@ -198,8 +270,6 @@ export class Trainer extends EventEmitter {
       seed,
       fullCondition,
     };
-    const trainer = await nativeCall(() => native().createTrainer(model, codec.architecture === 'reference' ? null : salt, targets, nativeConfig));
-
     let dataset: ImageDataset | undefined;
     if (config.data !== undefined) {
       if (typeof config.data?.dir !== 'string') throw new PsicInputError('config.data.dir must be an image folder');
@@ -208,9 +278,17 @@ export class Trainer extends EventEmitter {
         dir: at(config.data.dir)!, annotations: at(config.data.annotations), crop,
         batchSize: num('data.batchSize', config.data.batchSize, DEFAULTS.batchSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer'),
         seed, prefetch: config.data.prefetch, limit: config.data.limit, files: config.data.files,
+        shard: distributed && { rank: distributed.rank, count: distributed.worldSize },
       });
     }
-    const t = new Trainer(trainer, resolved, dataset, fullCondition, salt, textTarget);
+    if (distributed) {
+      // What the ranks must agree on beyond the native trainer config (which C++ checks itself).
+      const data = dataset && { files: dataset.files, crop: dataset.crop, batchSize: dataset.batchSize, annotations: config.data?.annotations ?? null };
+      const fingerprint = JSON.stringify({ data, steps: resolved.steps, targets: config.targets ?? [] });
+      nativeConfig.distributed = { ...distributed, backend: 'gloo', fingerprint };
+    }
+    const trainer = await nativeCall(() => native().createTrainer(model, codec.architecture === 'reference' ? null : salt, targets, nativeConfig));
+    const t = new Trainer(trainer, resolved, dataset, fullCondition, salt, textTarget, distributed?.worldSize, distributed?.rank);
     if (options.resume !== undefined) await t.loadCheckpoint(at(options.resume)!);
     return t;
   }
@@ -235,30 +313,34 @@ export class Trainer extends EventEmitter {
     const t0 = performance.now();
     const m = await nativeCall(() => this.trainer.step(batch.data, batch.shape, tokens));
     const seconds = (performance.now() - t0) / 1000;
-    return { ...m, stage: this.config.stage, epoch: batch.epoch ?? this.position.epoch, imagesPerSecond: batch.shape[0] / Math.max(seconds, 1e-9) };
+    const images = batch.shape[0] * this.worldSize;  // the combined batch
+    return { ...m, stage: this.config.stage, epoch: batch.epoch ?? this.position.epoch, imagesPerSecond: images / Math.max(seconds, 1e-9) };
   }
 
   /**
    * Trains until config.steps steps are done (counting those of a resumed checkpoint), emitting
    * 'progress' every logEvery steps and checkpointing every checkpointEvery; then saves the
-   * model to config.output. stop() ends it early with a checkpoint.
+   * model to config.output. stop() ends it early with a checkpoint. Distributed: every rank
+   * runs it in lockstep and logs the combined batch's figures; only rank 0 writes files.
    */
   async run(): Promise<{ steps: number; output?: string; checkpoint: string; stopped: boolean }> {
     if (!this.dataset) throw new PsicInputError('run() needs config.data');
     const stream = this.dataset.batches(this.position);
+    const writer = this.rank === 0;  // every rank holds the same weights; one writes them
     try {
       while (this.stepsDone < this.config.steps && !this.stopRequested) {
         const next = await stream.next();
         if (next.done) break;
         const batch = next.value;
         const log = await this.step(batch);
+        if (log.stop) this.stopRequested = true;  // some rank's stop(): all end after this step
         // Alternating steps measure one decode each: carry the other's latest figures into the log.
         for (const k of ['psnrFull', 'psnrProtected', 'psnrWrongKey', 'attackLoss', 'attackAccuracy'] as const) {
           if (log[k] === null) log[k] = this.latest[k] ?? null;
           else this.latest[k] = log[k];
         }
         this.position = this.dataset.stateAfter(batch);
-        this.imagesSinceLog += batch.shape[0];
+        this.imagesSinceLog += batch.shape[0] * this.worldSize;
         const done = this.stepsDone;
         if (done % this.config.logEvery === 0 || done === this.config.steps) {
           const now = performance.now();
@@ -267,19 +349,25 @@ export class Trainer extends EventEmitter {
           this.imagesSinceLog = 0;
           this.emit('progress', log);
         }
-        if (done % this.config.checkpointEvery === 0 && done < this.config.steps) await this.saveCheckpoint(this.config.checkpoint);
+        if (done % this.config.checkpointEvery === 0 && done < this.config.steps && writer) await this.saveCheckpoint(this.config.checkpoint);
       }
     } finally {
       await stream.return?.(undefined);
     }
-    await this.saveCheckpoint(this.config.checkpoint);
+    if (writer) await this.saveCheckpoint(this.config.checkpoint);
     if (this.stopRequested) return { steps: this.stepsDone, checkpoint: this.config.checkpoint, stopped: true };
-    await this.save(this.config.output);
+    if (writer) await this.save(this.config.output);
     return { steps: this.stepsDone, output: this.config.output, checkpoint: this.config.checkpoint, stopped: false };
   }
 
-  /** Asks run() to stop after the current step and write a checkpoint. */
-  stop(): void { this.stopRequested = true; }
+  /**
+   * Asks run() to stop after the current step and write a checkpoint. Distributed: the request
+   * travels with the next step's all-reduce, so every rank stops after that same step.
+   */
+  stop(): void {
+    if (this.worldSize > 1) this.trainer.requestStop();
+    else this.stopRequested = true;
+  }
 
   /** Writes the trained model (a psic model file; the key salt is in its config). */
   async save(path: string): Promise<void> {
