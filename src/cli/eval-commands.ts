@@ -57,6 +57,14 @@ Human models: gear, age, gender, emotion, mobileface, centernet (package @vladma
       Images must be at least 161 px on each side (MS-SSIM's 5 scales).
 `;
 
+/** --models M [M...] and no stray positionals (eval rd, eval all). */
+function requireModels(args: { values: Record<string, unknown>; positionals: string[] }): string[] {
+  if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+  const models = args.values.models as string[] | undefined;
+  if (!models?.length) throw new UsageError('missing --models M [M...]');
+  return models;
+}
+
 function integerFlag(value: unknown, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -79,9 +87,7 @@ async function rd(argv: string[]): Promise<void> {
   }, HELP);
   if (!args) return;
   const v = args.values;
-  if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
-  const models = v.models as string[] | undefined;
-  if (!models?.length) throw new UsageError('missing --models M [M...]');
+  const models = requireModels(args);
   const codecs = commaList(v.codecs);
   for (const c of codecs ?? []) if (!BASELINE_CODECS.includes(c as BaselineCodec)) throw new UsageError(`--codecs: unknown codec '${c}' (${BASELINE_CODECS.join(', ')}, none)`);
   const qualities = commaList(v.qualities)?.map((q) => {
@@ -182,9 +188,7 @@ async function all(argv: string[]): Promise<void> {
   }, HELP);
   if (!args) return;
   const v = args.values;
-  if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
-  const models = v.models as string[] | undefined;
-  if (!models?.length) throw new UsageError('missing --models M [M...]');
+  const models = requireModels(args);
   const report = await evaluateAll({ ...attackOptions(v), models, keyFile: requireString(v['key-file'], '--key-file K'),
     data: v.data as string | undefined, rdLimit: integerFlag(v['rd-limit'], '--rd-limit', 1), out: requireString(v.out, '--out DIR') });
   process.stdout.write(v.json ? `${JSON.stringify(report)}\n` : allMarkdown(report));
