@@ -142,6 +142,8 @@ interface EvalSet {
   name: 'faces' | 'scenes';
   dir: string;
   stems: string[];
+  /** Image file by stem. */
+  files: Map<string, string>;
   originals: RgbImage[];
   /** The PSIC bitstreams of the originals. */
   containers: Uint8Array[];
@@ -182,7 +184,7 @@ function loadSet(name: EvalSet['name'], dir: string, limit: number | undefined):
     }
     if (stems.every((s) => byStem.get(s)?.length)) captions = stems.map((s) => byStem.get(s)!);
   }
-  return { name, dir, stems, originals: [], containers: [], labels: labelsPath ? readLabels(labelsPath) : undefined, captions, decodes: new Map(), quality: {} };
+  return { name, dir, stems, files: images, originals: [], containers: [], labels: labelsPath ? readLabels(labelsPath) : undefined, captions, decodes: new Map(), quality: {} };
 }
 
 function validate(options: AttackEvalOptions): void {
@@ -208,18 +210,23 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
   const sets: EvalSet[] = [];
   if (options.faces) sets.push(loadSet('faces', options.faces, options.limit));
   if (options.scenes) sets.push(loadSet('scenes', options.scenes, options.limit));
+  // Each target is loaded once, for the key search and the evaluation alike.
+  const loaded = new Map<string, Promise<TargetModel>>();
+  const loadTarget = (spec: string) => {
+    if (!loaded.has(spec)) loaded.set(spec, TargetModel.load(spec));
+    return loaded.get(spec)!;
+  };
 
   // 1. Decodes: backbone, full, protected, wrong keys; then their re-encodings.
   const total = sets.reduce((n, s) => n + s.stems.length, 0);
   let bar = new Progress('decode', total, options.progress);
   const psicSeconds: Map<EvalSet, number[]> = new Map();
   for (const set of sets) {
-    const files = listImages(join(set.dir, 'images'));
     const d: Record<string, RgbImage[]> = { backbone: [], full: [], protected: [], 'wrong-key': [] };
     const rates: Record<string, number[]> = { backbone: [], psic: [] };
     const seconds: number[] = [];
     for (const [i, s] of set.stems.entries()) {
-      const original = await readImage(files.get(s)!);
+      const original = await readImage(set.files.get(s)!);
       set.originals.push(original);
       const t0 = performance.now();
       const bytes = await model.compress(raw(original));
@@ -260,15 +267,14 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
     const ks = options.keySearch ?? {};
     const set = sets[0];
     const count = Math.min(ks.images ?? 2, set.stems.length);
-    const files = listImages(join(set.dir, 'images'));
     const containers = set.containers.slice(0, count);
     const searchTargets = await Promise.all((set.name === 'faces' ? options.faceTargets ?? FACE_TARGETS : options.sceneTargets ?? SCENE_TARGETS)
-      .filter((t) => t.startsWith('human:')).map((t) => TargetModel.load(t)));
+      .filter((t) => t.startsWith('human:')).map(loadTarget));
     for (const objective of ['pixels', 'target'] as const) {
       if (objective === 'target' && searchTargets.length === 0) continue;
       const t0 = performance.now();
       const steps = ks.steps ?? 500, restarts = ks.restarts ?? 3;
-      const found = await keySearch(model, containers, set.stems.slice(0, count).map((s) => files.get(s)!),
+      const found = await keySearch(model, containers, set.originals.slice(0, count).map(raw),
         { objective, targets: objective === 'target' ? searchTargets as AttackTargets : undefined, steps, restarts, lr: ks.lr });
       const seconds = (performance.now() - t0) / 1000;
       for (const other of sets) {
@@ -287,7 +293,7 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
   for (const set of sets) {
     const specs = set.name === 'faces' ? options.faceTargets ?? FACE_TARGETS : options.sceneTargets ?? SCENE_TARGETS;
     for (const spec of specs) {
-      const target = await TargetModel.load(spec);
+      const target = await loadTarget(spec);
       const decodes = [...set.decodes.keys()];
       bar = new Progress(`eval ${spec}`, set.stems.length * (decodes.length + 1), options.progress);
       const predict = async (images: RgbImage[]) => {
