@@ -12,6 +12,7 @@
 #include "target_wrap.h"
 #include "trainer_wrap.h"
 #include "tfjs_wrap.h"
+#include "util/device.h"
 #include "util/threads.h"
 
 namespace psic_binding {
@@ -143,6 +144,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("initModel", Napi::Function::New(env, InitModel));
   exports.Set("parseContainer", Napi::Function::New(env, ParseContainer));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("cudaAvailable", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), psic::cuda_available());
+  }));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("ransEncode", Napi::Function::New(env, RansEncode));
   exports.Set("ransDecode", Napi::Function::New(env, RansDecode));

@@ -75,6 +75,7 @@ Napi::Value KeySearch(const Napi::CallbackInfo& info) {
   return PromiseWorker<psic::KeySearchResult>::Start(
       env,
       [codec, bytes = std::move(bytes), pixels = std::move(pixels), targets, o]() {
+        if (!codec->device().is_cpu()) throw psic::DeviceError("the key search runs on a model loaded on the CPU");
         psic::ScopedIntraOpThreads threads(psic::intra_op_threads());
         std::vector<psic::KeySearchItem> items;
         for (size_t i = 0; i < bytes.size(); ++i) {

@@ -41,12 +41,57 @@ Array to_typed_array(Napi::Env env, const std::vector<T>& v) {
   return out;
 }
 
+Napi::Object compress_result_to_js(Napi::Env env, const psic::CompressResult& r) {
+  auto o = Napi::Object::New(env);
+  o.Set("container", to_typed_array<uint8_t, Napi::Uint8Array>(env, r.container));
+  o.Set("timings", timings_to_js(env, r.timings));
+  o.Set("estimatedBits", r.estimated_bits);
+  return o;
+}
+
+Napi::Object decompress_result_to_js(Napi::Env env, const psic::DecompressResult& r, bool float_output) {
+  auto o = Napi::Object::New(env);
+  if (float_output)
+    o.Set("data", to_typed_array<float, Napi::Float32Array>(env, r.rgb32));
+  else
+    o.Set("data", to_typed_array<uint8_t, Napi::Uint8Array>(env, r.rgb8));
+  o.Set("width", static_cast<double>(r.width));
+  o.Set("height", static_cast<double>(r.height));
+  o.Set("timings", timings_to_js(env, r.timings));
+  return o;
+}
+
+bool float_output_of(const Napi::Value& options) {
+  if (!options.IsObject()) return false;
+  auto obj = options.As<Napi::Object>();
+  return obj.Has("output") && obj.Get("output").ToString().Utf8Value() == "float32";
+}
+
+std::vector<float> read_condition(Napi::Env env, const Napi::Value& c) {
+  std::vector<float> condition;
+  if (c.IsUndefined() || c.IsNull()) return condition;
+  if (!c.IsTypedArray() || c.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "condition must be a Float32Array");
+  auto array = c.As<Napi::Float32Array>();
+  condition.assign(array.Data(), array.Data() + array.ElementLength());
+  return condition;
+}
+
+int64_t read_max_batch(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, "maxBatch must be a number");
+  const int64_t n = v.As<Napi::Number>().Int64Value();
+  if (n < 1 || n > 1024) throw Napi::RangeError::New(env, "maxBatch must be in [1, 1024]");
+  return n;
+}
+
 }  // namespace
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
   return Register(env, "NativeModel",
                   {InstanceMethod("info", &ModelWrap::Info), InstanceMethod("compress", &ModelWrap::Compress),
-                   InstanceMethod("decompress", &ModelWrap::Decompress), InstanceMethod("save", &ModelWrap::Save),
+                   InstanceMethod("decompress", &ModelWrap::Decompress),
+                   InstanceMethod("compressBatch", &ModelWrap::CompressBatch),
+                   InstanceMethod("decompressBatch", &ModelWrap::DecompressBatch), InstanceMethod("save", &ModelWrap::Save),
                    InstanceMethod("exportEncoder", &ModelWrap::ExportEncoder)});
 }
 
@@ -61,6 +106,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("modelId", psic::model_id_hex(payload_->container_model_id()));
   o.Set("config", loaded.model->config.to_json());
   o.Set("source", loaded.source);
+  o.Set("device", payload_->device().str());
   o.Set("conditionDim", static_cast<double>(loaded.model->config.condition_dim));
   auto counts = Napi::Object::New(env);
   for (const auto& [name, n] : loaded.model->parameter_counts()) counts.Set(name, static_cast<double>(n));
@@ -82,12 +128,41 @@ Napi::Value ModelWrap::Compress(const Napi::CallbackInfo& info) {
   return PromiseWorker<psic::CompressResult>::Start(
       env,
       [codec, rgb = std::move(rgb), width, height, options]() { return codec->compress(rgb.data(), width, height, options); },
-      [](Napi::Env env, psic::CompressResult& r) -> Napi::Value {
-        auto o = Napi::Object::New(env);
-        o.Set("container", to_typed_array<uint8_t, Napi::Uint8Array>(env, r.container));
-        o.Set("timings", timings_to_js(env, r.timings));
-        o.Set("estimatedBits", r.estimated_bits);
-        return o;
+      [](Napi::Env env, psic::CompressResult& r) -> Napi::Value { return compress_result_to_js(env, r); });
+}
+
+Napi::Value ModelWrap::CompressBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "compressBatch(images: {rgb, width, height}[], options, maxBatch)";
+  if (info.Length() < 3 || !info[0].IsArray()) throw Napi::TypeError::New(env, usage);
+  auto list = info[0].As<Napi::Array>();
+  std::vector<std::vector<uint8_t>> pixels;
+  std::vector<std::pair<int64_t, int64_t>> sizes;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, usage);
+    auto item = list.Get(i).As<Napi::Object>();
+    if (!item.Get("width").IsNumber() || !item.Get("height").IsNumber()) throw Napi::TypeError::New(env, usage);
+    const int64_t width = item.Get("width").As<Napi::Number>().Int64Value();
+    const int64_t height = item.Get("height").As<Napi::Number>().Int64Value();
+    pixels.push_back(copy_bytes(item.Get("rgb"), "rgb"));
+    if (width <= 0 || height <= 0 || pixels.back().size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 3)
+      throw Napi::TypeError::New(env, "rgb must hold width * height * 3 bytes");
+    sizes.emplace_back(width, height);
+  }
+  const psic::CodecOptions options = read_options(info[1]);
+  const int64_t max_batch = read_max_batch(env, info[2]);
+  auto codec = payload_;
+  return PromiseWorker<std::vector<psic::CompressResult>>::Start(
+      env,
+      [codec, pixels = std::move(pixels), sizes, options, max_batch]() {
+        std::vector<psic::ImageView> views;
+        for (size_t i = 0; i < pixels.size(); ++i) views.push_back({pixels[i].data(), sizes[i].first, sizes[i].second});
+        return codec->compress_batch(views, options, max_batch);
+      },
+      [](Napi::Env env, std::vector<psic::CompressResult>& results) -> Napi::Value {
+        auto out = Napi::Array::New(env, results.size());
+        for (uint32_t i = 0; i < results.size(); ++i) out.Set(i, compress_result_to_js(env, results[i]));
+        return out;
       });
 }
 
@@ -95,19 +170,9 @@ Napi::Value ModelWrap::Decompress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto bytes = copy_bytes(info[0], "container");
   const psic::CodecOptions options = read_options(info[1]);
-  bool float_output = false;
+  const bool float_output = float_output_of(info[1]);
   std::vector<float> condition;
-  if (info[1].IsObject()) {
-    auto obj = info[1].As<Napi::Object>();
-    float_output = obj.Has("output") && obj.Get("output").ToString().Utf8Value() == "float32";
-    if (obj.Has("condition") && !obj.Get("condition").IsUndefined()) {
-      const Napi::Value c = obj.Get("condition");
-      if (!c.IsTypedArray() || c.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-        throw Napi::TypeError::New(env, "condition must be a Float32Array");
-      auto array = c.As<Napi::Float32Array>();
-      condition.assign(array.Data(), array.Data() + array.ElementLength());
-    }
-  }
+  if (info[1].IsObject()) condition = read_condition(env, info[1].As<Napi::Object>().Get("condition"));
   auto codec = payload_;
   return PromiseWorker<psic::DecompressResult>::Start(
       env,
@@ -115,15 +180,38 @@ Napi::Value ModelWrap::Decompress(const Napi::CallbackInfo& info) {
         return codec->decompress(bytes.data(), bytes.size(), options, float_output, condition);
       },
       [float_output](Napi::Env env, psic::DecompressResult& r) -> Napi::Value {
-        auto o = Napi::Object::New(env);
-        if (float_output)
-          o.Set("data", to_typed_array<float, Napi::Float32Array>(env, r.rgb32));
-        else
-          o.Set("data", to_typed_array<uint8_t, Napi::Uint8Array>(env, r.rgb8));
-        o.Set("width", static_cast<double>(r.width));
-        o.Set("height", static_cast<double>(r.height));
-        o.Set("timings", timings_to_js(env, r.timings));
-        return o;
+        return decompress_result_to_js(env, r, float_output);
+      });
+}
+
+Napi::Value ModelWrap::DecompressBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "decompressBatch(containers: {data, condition?}[], options, maxBatch)";
+  if (info.Length() < 3 || !info[0].IsArray()) throw Napi::TypeError::New(env, usage);
+  auto list = info[0].As<Napi::Array>();
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<std::vector<float>> conditions;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, usage);
+    auto item = list.Get(i).As<Napi::Object>();
+    bytes.push_back(copy_bytes(item.Get("data"), "container"));
+    conditions.push_back(read_condition(env, item.Get("condition")));
+  }
+  const psic::CodecOptions options = read_options(info[1]);
+  const bool float_output = float_output_of(info[1]);
+  const int64_t max_batch = read_max_batch(env, info[2]);
+  auto codec = payload_;
+  return PromiseWorker<std::vector<psic::DecompressResult>>::Start(
+      env,
+      [codec, bytes = std::move(bytes), conditions = std::move(conditions), options, float_output, max_batch]() {
+        std::vector<psic::ContainerView> views;
+        for (size_t i = 0; i < bytes.size(); ++i) views.push_back({bytes[i].data(), bytes[i].size(), conditions[i]});
+        return codec->decompress_batch(views, options, float_output, max_batch);
+      },
+      [float_output](Napi::Env env, std::vector<psic::DecompressResult>& results) -> Napi::Value {
+        auto out = Napi::Array::New(env, results.size());
+        for (uint32_t i = 0; i < results.size(); ++i) out.Set(i, decompress_result_to_js(env, results[i], float_output));
+        return out;
       });
 }
 
@@ -193,10 +281,11 @@ Napi::Value InitModel(const Napi::CallbackInfo& info) {
 
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadModel(path)");
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadModel(path, device?)");
   const std::string path = info[0].ToString().Utf8Value();
+  const std::string device = info.Length() > 1 && info[1].IsString() ? info[1].ToString().Utf8Value() : "cpu";
   return PromiseWorker<std::shared_ptr<psic::Codec>>::Start(
-      env, [path]() { return psic::Codec::load(path); },
+      env, [path, device]() { return psic::Codec::load(path, device); },
       &ModelWrap::FromResult);
 }
 

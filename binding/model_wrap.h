@@ -19,11 +19,13 @@ class ModelWrap : public SharedWrap<ModelWrap, psic::Codec> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Compress(const Napi::CallbackInfo& info);
   Napi::Value Decompress(const Napi::CallbackInfo& info);
+  Napi::Value CompressBatch(const Napi::CallbackInfo& info);
+  Napi::Value DecompressBatch(const Napi::CallbackInfo& info);
   Napi::Value Save(const Napi::CallbackInfo& info);
   Napi::Value ExportEncoder(const Napi::CallbackInfo& info);
 };
 
-// loadModel(path): Promise<NativeModel>
+// loadModel(path, device = 'cpu'): Promise<NativeModel>
 Napi::Value LoadModel(const Napi::CallbackInfo& info);
 // initModel({architecture, N, M, conditionDim, seed, from}): a seeded random-init model, its
 // encoder side optionally seeded from another model file (e.g. a CompressAI checkpoint).

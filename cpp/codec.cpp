@@ -1,9 +1,12 @@
 #include "codec.h"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "errors.h"
+#include "util/device.h"
 #include "util/threads.h"
 
 namespace psic {
@@ -35,12 +38,15 @@ std::array<uint8_t, 16> id_prefix(const std::string& hex) {
 }
 }  // namespace
 
-std::shared_ptr<Codec> Codec::load(const std::string& path) {
+std::shared_ptr<Codec> Codec::load(const std::string& path, const std::string& device) {
+  const at::Device target = parse_device(device);  // before the (slow) load: a bad device fails at once
   ScopedIntraOpThreads threads(intra_op_threads());
-  return std::make_shared<Codec>(load_model(path));
+  return std::make_shared<Codec>(load_model(path), target);
 }
 
-Codec::Codec(LoadedModel loaded) : loaded_(std::move(loaded)), container_id_(id_prefix(loaded_.model_id)) {}
+Codec::Codec(LoadedModel loaded, at::Device device) : loaded_(std::move(loaded)), container_id_(id_prefix(loaded_.model_id)) {
+  if (!device.is_cpu()) loaded_.model->place_transforms(device);
+}
 
 at::Tensor image_to_padded_tensor(const uint8_t* rgb, int64_t width, int64_t height, const Padding& p) {
   at::Tensor hwc = at::from_blob(const_cast<uint8_t*>(rgb), {height, width, 3}, at::kByte);
@@ -48,27 +54,16 @@ at::Tensor image_to_padded_tensor(const uint8_t* rgb, int64_t width, int64_t hei
   return at::constant_pad_nd(x, {p.left, p.right, p.top, p.bottom}, 0);
 }
 
-CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height, const CodecOptions& options) const {
+void Codec::check_image(int64_t width, int64_t height, const CodecOptions& options) const {
   if (width <= 0 || height <= 0) throw InputError("image dimensions must be positive");
   if (static_cast<uint64_t>(width) * static_cast<uint64_t>(height) > options.pixel_limit)
     throw LimitError("image is " + std::to_string(width) + "x" + std::to_string(height) + ", over the pixel limit of " +
                      std::to_string(options.pixel_limit));
   if (width > 0xFFFFFF || height > 0xFFFFFF) throw LimitError("image dimensions are too large");
-  at::NoGradGuard no_grad;
-  ScopedIntraOpThreads threads(call_threads(options));
-  const auto t0 = Clock::now();
-  CompressResult result;
-  StageTimings stages;
+}
 
-  auto tp = Clock::now();
-  const Padding padding = compute_padding(height, width);
-  const at::Tensor x = image_to_padded_tensor(rgb, width, height, padding);
-  stages.transform_ms += ms_since(tp);
-
-  LatentShapes shapes{};
-  const LatentStrings strings = model().compress(x, encoder_options(options), &stages, &shapes);
-  if (strings.y.size() > UINT32_MAX || strings.z.size() > UINT32_MAX) throw LimitError("bitstream too large");
-
+ContainerHeader Codec::container_header(int64_t width, int64_t height, const Padding& padding,
+                                        const LatentShapes& shapes) const {
   ContainerHeader h;
   h.model_id = container_id_;
   h.height = static_cast<uint32_t>(height);
@@ -78,10 +73,73 @@ CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height
                static_cast<uint32_t>(shapes.y_width)};
   h.z_shape = {static_cast<uint32_t>(shapes.z_channels), static_cast<uint32_t>(shapes.z_height),
                static_cast<uint32_t>(shapes.z_width)};
-  result.container = write_container(h, strings.z, strings.y);
+  return h;
+}
+
+CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height, const CodecOptions& options) const {
+  check_image(width, height, options);
+  at::NoGradGuard no_grad;
+  ScopedIntraOpThreads threads(call_threads(options));
+  const auto t0 = Clock::now();
+  CompressResult result;
+  StageTimings stages;
+
+  auto tp = Clock::now();
+  const Padding padding = compute_padding(height, width);
+  const at::Tensor x = to_device(image_to_padded_tensor(rgb, width, height, padding), device());
+  stages.transform_ms += ms_since(tp);
+
+  LatentShapes shapes{};
+  const LatentStrings strings = model().compress(x, encoder_options(options), &stages, &shapes);
+  if (strings.y.size() > UINT32_MAX || strings.z.size() > UINT32_MAX) throw LimitError("bitstream too large");
+  result.container = write_container(container_header(width, height, padding, shapes), strings.z, strings.y);
   result.timings = {stages.transform_ms, stages.entropy_ms, ms_since(t0)};
   if (options.estimate_bits) result.estimated_bits = model().estimate_bits(x);
   return result;
+}
+
+std::vector<CompressResult> Codec::compress_batch(const std::vector<ImageView>& images, const CodecOptions& options,
+                                                  int64_t max_batch) const {
+  for (const ImageView& im : images) check_image(im.width, im.height, options);
+  at::NoGradGuard no_grad;
+  ScopedIntraOpThreads threads(call_threads(options));
+  std::vector<CompressResult> results(images.size());
+  // Groups of the same padded size, in input order, at most max_batch each.
+  std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> by_size;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const Padding p = compute_padding(images[i].height, images[i].width);
+    by_size[{images[i].height + p.top + p.bottom, images[i].width + p.left + p.right}].push_back(i);
+  }
+  const ForwardOptions forward = encoder_options(options);
+  for (const auto& [size, members] : by_size) {
+    for (size_t begin = 0; begin < members.size(); begin += static_cast<size_t>(std::max<int64_t>(1, max_batch))) {
+      const size_t end = std::min(members.size(), begin + static_cast<size_t>(std::max<int64_t>(1, max_batch)));
+      const auto t0 = Clock::now();
+      std::vector<at::Tensor> inputs;
+      std::vector<Padding> paddings;
+      for (size_t k = begin; k < end; ++k) {
+        const ImageView& im = images[members[k]];
+        paddings.push_back(compute_padding(im.height, im.width));
+        inputs.push_back(image_to_padded_tensor(im.rgb, im.width, im.height, paddings.back()));
+      }
+      const at::Tensor y = model().g_a.forward(to_device(at::cat(inputs, 0), device()), forward);
+      const double share_ms = ms_since(t0) / static_cast<double>(end - begin);
+      for (size_t k = begin; k < end; ++k) {
+        const size_t i = members[k];
+        const auto ti = Clock::now();
+        StageTimings stages;
+        stages.transform_ms = share_ms;
+        LatentShapes shapes{};
+        const int64_t row = static_cast<int64_t>(k - begin);
+        const LatentStrings strings = model().latent().compress(y.slice(0, row, row + 1).contiguous(), forward, &stages, &shapes);
+        if (strings.y.size() > UINT32_MAX || strings.z.size() > UINT32_MAX) throw LimitError("bitstream too large");
+        results[i].container = write_container(container_header(images[i].width, images[i].height, paddings[k - begin], shapes),
+                                               strings.z, strings.y);
+        results[i].timings = {stages.transform_ms, stages.entropy_ms, share_ms + ms_since(ti)};
+      }
+    }
+  }
+  return results;
 }
 
 DecodedLatents Codec::decode_latents(const uint8_t* data, size_t size, const CodecOptions& options,
@@ -102,45 +160,99 @@ DecodedLatents Codec::decode_latents(const uint8_t* data, size_t size, const Cod
   return {model().latent().decompress(strings, shapes, timings), h};
 }
 
+at::Tensor Codec::condition_tensor(const std::vector<float>& condition) const {
+  const auto& cfg = model().config;
+  if (condition.empty()) return at::Tensor();
+  if (cfg.condition_dim == 0) throw KeyError("this model takes no key: it has a single decode");
+  if (static_cast<int64_t>(condition.size()) != cfg.condition_dim)
+    throw KeyError("condition has " + std::to_string(condition.size()) + " values, the model expects " +
+                   std::to_string(cfg.condition_dim));
+  return at::tensor(condition, at::kFloat).view({1, cfg.condition_dim});
+}
+
+DecompressResult Codec::crop_output(const at::Tensor& x_hat, const ContainerHeader& h, bool float_output) const {
+  // Crop the padding, then HWC, on the CPU.
+  const at::Tensor x = x_hat.slice(1, h.padding.top, h.padding.top + h.height)
+                           .slice(2, h.padding.left, h.padding.left + h.width)
+                           .permute({1, 2, 0})
+                           .to(at::kCPU)
+                           .contiguous();
+  DecompressResult out;
+  out.width = h.width;
+  out.height = h.height;
+  if (float_output) {
+    out.rgb32.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+  } else {
+    at::Tensor u8 = at::round(x * 255).clamp_(0, 255).to(at::kByte);
+    out.rgb8.assign(u8.data_ptr<uint8_t>(), u8.data_ptr<uint8_t>() + u8.numel());
+  }
+  return out;
+}
+
 DecompressResult Codec::decompress(const uint8_t* data, size_t size, const CodecOptions& options,
                                    bool float_output, const std::vector<float>& condition) const {
-  const auto& cfg = model().config;
-  at::Tensor c;
-  if (!condition.empty()) {
-    if (cfg.condition_dim == 0) throw KeyError("this model takes no key: it has a single decode");
-    if (static_cast<int64_t>(condition.size()) != cfg.condition_dim)
-      throw KeyError("condition has " + std::to_string(condition.size()) + " values, the model expects " +
-                     std::to_string(cfg.condition_dim));
-    c = at::tensor(condition, at::kFloat).view({1, cfg.condition_dim});
-  }
-
+  const at::Tensor c = condition_tensor(condition);
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads threads(call_threads(options));
   const auto t0 = Clock::now();
   StageTimings stages;
   const DecodedLatents latents = decode_latents(data, size, options, &stages);
-  const ContainerHeader& h = latents.header;
-  at::Tensor x_hat = model().decode(latents.y_hat, c, decoder_options(options), &stages);
+  const at::Tensor x_hat = model().decode(latents.y_hat, c, decoder_options(options), &stages);
 
   auto tp = Clock::now();
-  // Crop the padding, then HWC.
-  x_hat = x_hat[0]
-              .slice(1, h.padding.top, h.padding.top + h.height)
-              .slice(2, h.padding.left, h.padding.left + h.width)
-              .permute({1, 2, 0})
-              .contiguous();
-  DecompressResult out;
-  out.width = h.width;
-  out.height = h.height;
-  if (float_output) {
-    out.rgb32.assign(x_hat.data_ptr<float>(), x_hat.data_ptr<float>() + x_hat.numel());
-  } else {
-    at::Tensor u8 = at::round(x_hat * 255).clamp_(0, 255).to(at::kByte);
-    out.rgb8.assign(u8.data_ptr<uint8_t>(), u8.data_ptr<uint8_t>() + u8.numel());
-  }
+  DecompressResult out = crop_output(x_hat[0], latents.header, float_output);
   stages.transform_ms += ms_since(tp);
   out.timings = {stages.transform_ms, stages.entropy_ms, ms_since(t0)};
   return out;
+}
+
+std::vector<DecompressResult> Codec::decompress_batch(const std::vector<ContainerView>& containers,
+                                                      const CodecOptions& options, bool float_output,
+                                                      int64_t max_batch) const {
+  std::vector<at::Tensor> conditions(containers.size());
+  for (size_t i = 0; i < containers.size(); ++i) conditions[i] = condition_tensor(containers[i].condition);
+  at::NoGradGuard no_grad;
+  ScopedIntraOpThreads threads(call_threads(options));
+  std::vector<DecodedLatents> latents;
+  std::vector<StageTimings> stages(containers.size());
+  std::vector<double> entropy_ms(containers.size());
+  for (size_t i = 0; i < containers.size(); ++i) {
+    const auto t0 = Clock::now();
+    latents.push_back(decode_latents(containers[i].data, containers[i].size, options, &stages[i]));
+    entropy_ms[i] = ms_since(t0);
+  }
+  // One synthesis per group of equal latent shape; each row keeps its own condition.
+  std::map<std::vector<int64_t>, std::vector<size_t>> by_shape;
+  for (size_t i = 0; i < latents.size(); ++i) by_shape[latents[i].y_hat.sizes().vec()].push_back(i);
+  std::vector<DecompressResult> results(containers.size());
+  const int64_t condition_dim = model().config.condition_dim;
+  const size_t step = static_cast<size_t>(std::max<int64_t>(1, max_batch));
+  for (const auto& [shape, members] : by_shape) {
+    for (size_t begin = 0; begin < members.size(); begin += step) {
+      const size_t end = std::min(members.size(), begin + step);
+      const auto t0 = Clock::now();
+      std::vector<at::Tensor> ys, cs;
+      for (size_t k = begin; k < end; ++k) {
+        ys.push_back(latents[members[k]].y_hat);
+        if (condition_dim > 0) {
+          const at::Tensor& c = conditions[members[k]];
+          cs.push_back(c.defined() ? c : model().protected_condition());
+        }
+      }
+      const at::Tensor c = cs.empty() ? at::Tensor() : at::cat(cs, 0);
+      const at::Tensor x_hat = model().decode(at::cat(ys, 0), c, decoder_options(options), nullptr);
+      for (size_t k = begin; k < end; ++k) {
+        const size_t i = members[k];
+        results[i] = crop_output(x_hat[static_cast<int64_t>(k - begin)], latents[i].header, float_output);
+      }
+      const double share_ms = ms_since(t0) / static_cast<double>(end - begin);
+      for (size_t k = begin; k < end; ++k) {
+        const size_t i = members[k];
+        results[i].timings = {stages[i].transform_ms + share_ms, stages[i].entropy_ms, entropy_ms[i] + share_ms};
+      }
+    }
+  }
+  return results;
 }
 
 }  // namespace psic

@@ -42,6 +42,19 @@ struct DecompressResult {
   Timings timings;
 };
 
+// One image of a batch: HWC RGB uint8, borrowed.
+struct ImageView {
+  const uint8_t* rgb;
+  int64_t width, height;
+};
+
+// One container of a batch, borrowed, with its decode's condition (empty = protected).
+struct ContainerView {
+  const uint8_t* data;
+  size_t size;
+  std::vector<float> condition;
+};
+
 // A container's entropy-decoded latents: what every decode of it synthesizes from.
 struct DecodedLatents {
   at::Tensor y_hat;  // [1, M, h, w]
@@ -50,8 +63,10 @@ struct DecodedLatents {
 
 class Codec {
  public:
-  static std::shared_ptr<Codec> load(const std::string& path);
-  explicit Codec(LoadedModel loaded);
+  // device: where the transforms run ("cpu", "cuda", "cuda:N"); entropy coding stays on the CPU.
+  static std::shared_ptr<Codec> load(const std::string& path, const std::string& device = "cpu");
+  // Takes the model over: on a GPU device its transforms move there.
+  explicit Codec(LoadedModel loaded, at::Device device = at::Device(at::kCPU));
 
   // rgb: HWC, 3 channels, uint8.
   CompressResult compress(const uint8_t* rgb, int64_t width, int64_t height, const CodecOptions& options) const;
@@ -60,6 +75,16 @@ class Codec {
   DecompressResult decompress(const uint8_t* data, size_t size, const CodecOptions& options, bool float_output,
                               const std::vector<float>& condition = {}) const;
 
+  // Several images or containers with one transform forward per group of images of the same
+  // padded size (at most max_batch each): what keeps a GPU busy. Results are in input order and
+  // decode like those of compress/decompress one at a time. Any invalid input fails the whole
+  // call with its typed error (callers then retry one by one to report each failure).
+  std::vector<CompressResult> compress_batch(const std::vector<ImageView>& images, const CodecOptions& options,
+                                             int64_t max_batch) const;
+  std::vector<DecompressResult> decompress_batch(const std::vector<ContainerView>& containers,
+                                                 const CodecOptions& options, bool float_output,
+                                                 int64_t max_batch) const;
+
   // Parses and entropy-decodes a container of this model (checks the model id and shapes).
   DecodedLatents decode_latents(const uint8_t* data, size_t size, const CodecOptions& options,
                                 StageTimings* timings = nullptr) const;
@@ -67,8 +92,15 @@ class Codec {
   const LoadedModel& loaded() const { return loaded_; }
   CompressionModel& model() const { return *loaded_.model; }
   const std::array<uint8_t, 16>& container_model_id() const { return container_id_; }
+  at::Device device() const { return model().transform_device(); }
 
  private:
+  void check_image(int64_t width, int64_t height, const CodecOptions& options) const;
+  at::Tensor condition_tensor(const std::vector<float>& condition) const;
+  ContainerHeader container_header(int64_t width, int64_t height, const Padding& padding,
+                                   const LatentShapes& shapes) const;
+  DecompressResult crop_output(const at::Tensor& x_hat, const ContainerHeader& h, bool float_output) const;
+
   LoadedModel loaded_;
   std::array<uint8_t, 16> container_id_{};
 };

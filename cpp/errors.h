@@ -34,6 +34,8 @@ PSIC_DEFINE_ERROR(KeyError, "PsicKeyError")
 // Distributed training: a rank that cannot join the group, a peer that died or timed out, ranks
 // that disagree on the config or the batch.
 PSIC_DEFINE_ERROR(DistributedError, "PsicDistributedError")
+// A device this build or machine does not have (device 'cuda' without a CUDA LibTorch or GPU).
+PSIC_DEFINE_ERROR(DeviceError, "PsicDeviceError")
 
 #undef PSIC_DEFINE_ERROR
 

@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { readFile, stat } from 'node:fs/promises';
 
-import { type BatchItem, type BatchIterateOptions, type BatchOptions, type BatchPlan, collectBatch, planBatch, runBatch } from './batch.js';
-import { PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall } from './errors.js';
-import { DEFAULT_PIXEL_LIMIT, type ImageInput, encodePng, readImage, validatePixelLimit } from './image-io.js';
+import { type BatchItem, type BatchIterateOptions, type BatchOptions, type BatchPlan, MicroBatcher, collectBatch, planBatch, runBatch } from './batch.js';
+import { PsicDeviceError, PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall } from './errors.js';
+import { DEFAULT_PIXEL_LIMIT, type ImageInput, type RgbImage, encodePng, readImage, validatePixelLimit } from './image-io.js';
 import { type Key, deriveCondition } from './keys.js';
 import { bpp } from './metrics.js';
 import {
@@ -32,7 +32,15 @@ export interface CodecLoadOptions {
   path?: ComputePath;
   /** Refuse images (and containers) with more pixels than this. Default 268402689, like sharp. */
   pixelLimit?: number;
+  /**
+   * Where the neural transforms run: 'cpu' (default), 'cuda' or 'cuda:N' (needs psic built
+   * against a CUDA LibTorch; PsicDeviceError otherwise). Entropy coding, h_s and the entropy
+   * models stay on the CPU, so a bitstream decodes the same on any device.
+   */
+  device?: Device;
 }
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 export interface DecompressOptions {
   /**
@@ -103,6 +111,17 @@ export interface ContainerInfo extends Omit<NativeContainerHeader, 'strings'> {
 
 let threadsSet = false;
 
+function validateDevice(device: unknown): Device {
+  if (device === undefined) return 'cpu';
+  if (typeof device !== 'string' || !/^(cpu|cuda(:\d{1,3})?)$/.test(device)) {
+    throw new PsicInputError(`device must be 'cpu', 'cuda' or 'cuda:N', got ${String(device)}`);
+  }
+  if (device !== 'cpu' && !native().cudaAvailable()) {
+    throw new PsicDeviceError(`device '${device}' needs psic built against a CUDA LibTorch (Torch_DIR) on a machine with a GPU; this build runs on the CPU`);
+  }
+  return device as Device;
+}
+
 function resolveThreads(requested: number | undefined): number {
   const fromEnv = process.env.PSIC_THREADS;
   const value = requested ?? (fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) : availableParallelism());
@@ -152,6 +171,7 @@ export class Codec {
     }
     const pixelLimit = validatePixelLimit(options.pixelLimit ?? DEFAULT_PIXEL_LIMIT);
     const threads = resolveThreads(options.threads);
+    const device = validateDevice(options.device);
     try {
       const info = await stat(path);
       if (!info.isFile()) throw new PsicWeightsError(`model '${path}' is not a file`);
@@ -164,9 +184,15 @@ export class Codec {
       addon.setThreads(threads);
       threadsSet = true;
     }
-    const model = await nativeCall(() => addon.loadModel(path));
+    const model = await nativeCall(() => addon.loadModel(path, device));
     return new Codec(model, model.info(), computePath, pixelLimit);
   }
+
+  /** Where the transforms run: 'cpu' or 'cuda:N'. */
+  get device(): string { return this.modelInfo.device; }
+
+  /** Whether this psic build can run on a GPU here (a CUDA LibTorch and a visible GPU). */
+  static cudaAvailable(): boolean { return native().cudaAvailable(); }
 
   /** @internal The addon object (attacks, batch work). */
   get nativeModel(): NativeModel { return this.model; }
@@ -254,7 +280,14 @@ export class Codec {
   /** compressMany as an async iterator: items in input order (default) or as they complete (`ordered: false`). */
   compressEach(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchIterateOptions = {}): AsyncGenerator<BatchItem<Uint8Array>, void, undefined> {
     const plan = this.planBatch(options);
-    return runBatch(inputs, (input) => this.compress(input, { threads: plan.threadsPerJob }), plan, options);
+    if (plan.batchSize === 1) return runBatch(inputs, (input) => this.compress(input, { threads: plan.threadsPerJob }), plan, options);
+    const opts = { path: this.path, pixelLimit: this.pixelLimit, threads: plan.threadsPerJob };
+    const batcher = new MicroBatcher<RgbImage, Uint8Array>(
+      async (images) => (await nativeCall(() => this.model.compressBatch(images.map((im) => ({ rgb: im.data, width: im.width, height: im.height })), opts, plan.batchSize))).map((r) => r.container),
+      async (im) => (await nativeCall(() => this.model.compress(im.data, im.width, im.height, opts))).container,
+      plan.batchSize,
+    );
+    return runBatch(inputs, async (input) => batcher.submit(await readImage(input, { pixelLimit: this.pixelLimit })), plan, options);
   }
 
   /** Decompresses many containers (bytes or .psic paths) like compressMany; `key` and `output` apply to all. */
@@ -275,15 +308,28 @@ export class Codec {
     // Checked once, before any job: a bad key or option is misuse, not a per-item failure.
     if (key !== undefined) this.conditionFor(key);
     if (output !== undefined && output !== 'uint8' && output !== 'float32') throw new PsicInputError(`output must be 'uint8' or 'float32'`);
-    return runBatch(inputs, async (input) => {
-      const bytes = typeof input === 'string' ? await readContainerFile(input) : input;
-      return (await this.decompressWithTimings(bytes, { key, output, synthesis, threads: plan.threadsPerJob })).image;
-    }, plan, options);
+    const readBytes = async (input: ContainerInput) => (typeof input === 'string' ? readContainerFile(input) : input);
+    if (plan.batchSize === 1) {
+      return runBatch(inputs, async (input) => (await this.decompressWithTimings(await readBytes(input), { key, output, synthesis, threads: plan.threadsPerJob })).image, plan, options);
+    }
+    if (synthesis !== undefined && synthesis !== 'subpixel' && synthesis !== 'transposed') throw new PsicInputError(`synthesis must be 'subpixel' or 'transposed'`);
+    const condition = key === undefined ? undefined : this.conditionFor(key);
+    const opts = { path: this.path, pixelLimit: this.pixelLimit, output: output ?? 'uint8', synthesis, condition, threads: plan.threadsPerJob } as const;
+    const toImage = (r: { data: Uint8Array | Float32Array; width: number; height: number }): DecodedImage => ({ data: r.data, width: r.width, height: r.height, channels: 3 });
+    const batcher = new MicroBatcher<Uint8Array, DecodedImage>(
+      async (containers) => (await nativeCall(() => this.model.decompressBatch(containers.map((data) => ({ data, condition })), opts, plan.batchSize))).map(toImage),
+      async (data) => toImage(await nativeCall(() => this.model.decompress(data, opts))),
+      plan.batchSize,
+    );
+    return runBatch(inputs, async (input) => batcher.submit(toBytes(await readBytes(input), 'container')), plan, options);
   }
 
-  /** The jobs at once and intra-op threads per job a batch with these options runs with. */
+  /**
+   * The jobs at once, intra-op threads per job and images per forward a batch with these
+   * options runs with (batchSize defaults to 8 on a GPU, 1 on the CPU).
+   */
   planBatch(options: BatchIterateOptions = {}): BatchPlan {
-    return planBatch(options, native().getThreads());
+    return planBatch(options, native().getThreads(), this.device === 'cpu' ? 1 : 8);
   }
 
   /** Decompresses straight to a PNG file's bytes. */

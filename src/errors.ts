@@ -48,6 +48,11 @@ export class PsicDistributedError extends PsicError {
   constructor(message: string) { super(message, 'PsicDistributedError'); }
 }
 
+/** A device this build or machine lacks: `device: 'cuda'` without a CUDA LibTorch or a GPU. */
+export class PsicDeviceError extends PsicError {
+  constructor(message: string) { super(message, 'PsicDeviceError'); }
+}
+
 const byCode: Record<string, new (message: string) => PsicError> = {
   PsicFormatError,
   PsicModelMismatchError,
@@ -56,6 +61,7 @@ const byCode: Record<string, new (message: string) => PsicError> = {
   PsicWeightsError,
   PsicKeyError,
   PsicDistributedError,
+  PsicDeviceError,
 };
 
 /** Maps an error thrown by the addon to its typed class (other errors pass through). */

@@ -1,11 +1,12 @@
 export { Codec } from './codec.js';
-export type { CodecLoadOptions, CompressOptions, CompressStats, ComputePath, ContainerInfo, ContainerInput, DecodedImage, DecompressOptions, ModelInitOptions } from './codec.js';
+export type { CodecLoadOptions, CompressOptions, CompressStats, ComputePath, ContainerInfo, ContainerInput, DecodedImage, DecompressOptions, Device, ModelInitOptions } from './codec.js';
 export { threadpoolSize } from './batch.js';
 export type { BatchItem, BatchIterateOptions, BatchOptions, BatchPlan } from './batch.js';
 export { deriveCondition, generateKey, hkdfSha256, readKeyFile, writeKeyFile } from './keys.js';
 export type { Key } from './keys.js';
 export {
   PsicDistributedError,
+  PsicDeviceError,
   PsicError,
   PsicFormatError,
   PsicInputError,

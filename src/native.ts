@@ -20,6 +20,8 @@ export interface NativeModelInfo {
   conditionDim: number;
   /** Learnable parameters: total and per component (g_a, h_a, h_s, entropy_bottleneck, g_s | g_s_cond, global_cond, cltg_projections). */
   parameterCounts: Record<string, number>;
+  /** Where the transforms run: 'cpu' or 'cuda:N' (entropy coding always runs on the CPU). */
+  device: string;
 }
 
 export interface NativeTimings {
@@ -88,6 +90,9 @@ export interface NativeModel {
   info(): NativeModelInfo;
   compress(rgb: Uint8Array, width: number, height: number, opts: NativeCodecOptions): Promise<NativeCompressResult>;
   decompress(container: Uint8Array, opts: NativeCodecOptions): Promise<NativeDecompressResult>;
+  /** One transform forward per group of equal-size images (at most maxBatch); results in input order. */
+  compressBatch(images: { rgb: Uint8Array; width: number; height: number }[], opts: NativeCodecOptions, maxBatch: number): Promise<NativeCompressResult[]>;
+  decompressBatch(containers: { data: Uint8Array; condition?: Float32Array }[], opts: NativeCodecOptions, maxBatch: number): Promise<NativeDecompressResult[]>;
   /** Write the model as a psic model file (safetensors + JSON config). */
   save(path: string): Promise<void>;
   /** Write the CompressAI-compatible encoder side (g_a, h_a, h_s, entropy models) as a safetensors state_dict. */
@@ -239,7 +244,9 @@ export interface NativeAddon {
   /** OpenAI's _transform(resolution) of RGB pixels (HWC): [3, R, R] normalized. */
   clipPreprocess(rgb: Uint8Array, width: number, height: number, resolution: number): Promise<Float32Array>;
   /** Loads a psic model file (.safetensors) or a CompressAI state_dict (.pth/.pth.tar). */
-  loadModel(path: string): Promise<NativeModel>;
+  loadModel(path: string, device?: string): Promise<NativeModel>;
+  /** Whether this build is a CUDA one and sees a GPU. */
+  cudaAvailable(): boolean;
   initModel(options: NativeInitOptions): Promise<NativeModel>;
   /** Parses and verifies a container header and checksum. Throws PsicFormatError / PsicLimitError. */
   parseContainer(bytes: Uint8Array, pixelLimit: number): NativeContainerHeader;
@@ -256,7 +263,7 @@ export interface NativeAddon {
 /** Error thrown by the addon: a plain Error whose `code` names the psic error class. */
 export interface NativeError extends Error {
   code: 'PsicError' | 'PsicFormatError' | 'PsicModelMismatchError' | 'PsicLimitError' | 'PsicInputError' |
-    'PsicWeightsError' | 'PsicKeyError';
+    'PsicWeightsError' | 'PsicKeyError' | 'PsicDistributedError' | 'PsicDeviceError';
 }
 
 let cached: NativeAddon | undefined;

@@ -1,14 +1,14 @@
 // The batch API: compressMany / decompressMany and their iterators on a small random-init PSIC
 // model and real Kodak images (downscaled through sharp): input order, equality with single
-// calls, per-item failures, lazy input pulling, misuse, more jobs than libuv threads, and a
-// responsive event loop while a batch runs.
+// calls, per-item failures, lazy input pulling, misuse, grouped (batchSize) transforms, devices,
+// more jobs than libuv threads, and a responsive event loop while a batch runs.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
 
-import { Codec, PsicInputError, PsicKeyError, generateKey, threadpoolSize } from '../src/index.js';
+import { Codec, PsicDeviceError, PsicInputError, PsicKeyError, generateKey, threadpoolSize } from '../src/index.js';
 import { watchTimerGaps } from '../src/timer-gap.js';
 import { needsBoth, sharedDir, tinyModel } from './helpers/shared.js';
 
@@ -118,9 +118,49 @@ t.test('batch API', needsBoth, async (t) => {
     await t.rejects(codec.compressMany(images, { signal: aborted.signal }), { message: 'stop' });
   });
 
+  t.test('batchSize > 1: grouped transforms give the bytes and images of single calls', async (t) => {
+    // Mixed sizes: the six images pad to two widths, so there are groups of several and of one.
+    const plan = codec.planBatch({ batchSize: 4 });
+    t.same(plan, { concurrency: 8, threadsPerJob: codec.planBatch({ concurrency: 1 }).threadsPerJob, batchSize: 4 });
+    const packed = await codec.compressMany(images, { batchSize: 4 });
+    const oneByOne = await Promise.all(images.map(async (p) => codec.compress(p, { threads: plan.threadsPerJob })));
+    packed.forEach((it, i) => t.ok(it.ok && Buffer.from(it.value).equals(Buffer.from(oneByOne[i])), `item ${i}: same bitstream`));
+    const key = generateKey();
+    for (const options of [{}, { key }, { key, output: 'float32' as const }]) {
+      const unpacked = await codec.decompressMany(oneByOne, { batchSize: 3, ...options });
+      for (const [i, c] of oneByOne.entries()) {
+        const one = await codec.decompress(c, { ...options, threads: plan.threadsPerJob });
+        const it = unpacked[i];
+        const diff = it.ok ? Math.max(...Array.from(it.value.data, (v, k) => Math.abs(v - one.data[k]))) : Infinity;
+        // Float32 rows may differ by rounding in a grouped convolution; uint8 by at most one level.
+        t.ok(it.ok && it.value.width === one.width && diff <= (options.output === 'float32' ? 1e-5 : 1),
+          `item ${i} (${Object.keys(options).join() || 'protected'}): max difference ${diff}`);
+      }
+    }
+    // A bad container in a group fails alone: the group is retried one by one.
+    const mixed = await codec.decompressMany([oneByOne[0], oneByOne[1].subarray(0, 40), oneByOne[2]], { batchSize: 3 });
+    t.same(mixed.map((it) => it.ok), [true, false, true]);
+    t.match(mixed[1], { ok: false, error: { name: 'PsicFormatError' } });
+    const badImage = await codec.compressMany([images[0], join(dir, 'missing.png'), images[1]], { batchSize: 2 });
+    t.same(badImage.map((it) => it.ok), [true, false, true]);
+    await t.rejects(codec.compressMany(images, { batchSize: 0 }), PsicInputError);
+    await t.rejects(codec.compressMany(images, { batchSize: 2.5 }), PsicInputError);
+  });
+
+  t.test('devices: cpu by default; cuda without a CUDA build is a PsicDeviceError', async (t) => {
+    t.equal(codec.device, 'cpu');
+    await t.rejects(Codec.load(modelPath, { device: 'gpu' as never }), PsicInputError);
+    if (Codec.cudaAvailable()) {
+      t.equal((await Codec.load(modelPath, { device: 'cuda' })).device, 'cuda:0');
+    } else {
+      await t.rejects(Codec.load(modelPath, { device: 'cuda' }), PsicDeviceError);
+      await t.rejects(Codec.load(modelPath, { device: 'cuda:1' }), PsicDeviceError);
+    }
+  });
+
   t.test('threads per job and more jobs than libuv threads', async (t) => {
-    t.same(codec.planBatch({ concurrency: 2, threads: 4 }), { concurrency: 2, threadsPerJob: 2 });
-    t.same(codec.planBatch({ concurrency: 1, threads: 3 }), { concurrency: 1, threadsPerJob: 3 });
+    t.same(codec.planBatch({ concurrency: 2, threads: 4 }), { concurrency: 2, threadsPerJob: 2, batchSize: 1 });
+    t.same(codec.planBatch({ concurrency: 1, threads: 3 }), { concurrency: 1, threadsPerJob: 3, batchSize: 1 });
     t.equal(codec.planBatch({ concurrency: 3, threads: 2 }).threadsPerJob, 1, 'never below one thread');
     const pool = threadpoolSize();
     t.equal(codec.planBatch({ concurrency: 64 }).concurrency, pool, 'capped at the libuv pool size');

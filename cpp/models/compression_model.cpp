@@ -5,6 +5,7 @@
 #include "errors.h"
 #include "nn/conv.h"
 #include "nn/gdn.h"
+#include "util/device.h"
 
 namespace psic {
 
@@ -41,6 +42,12 @@ void CompressionModel::prepare_inference() {
   prepare_synthesis();
 }
 
+void CompressionModel::place_transforms(at::Device device) {
+  move_state(*this, device, latent().coding_state_prefixes());
+  transform_device_ = device;
+  prepare_inference();  // the derived inference weights (sub-pixel phases, GDN) follow
+}
+
 CompressionModel::ForwardResult CompressionModel::forward(const at::Tensor& x, bool training, const at::Tensor& condition) {
   const ForwardOptions compat;
   const at::Tensor y = g_a.forward(x, compat);
@@ -61,7 +68,7 @@ LatentStrings CompressionModel::compress(const at::Tensor& x, const ForwardOptio
 at::Tensor CompressionModel::decode(const at::Tensor& y_hat, const at::Tensor& condition, const ForwardOptions& options,
                                    StageTimings* timings) const {
   const auto t0 = std::chrono::steady_clock::now();
-  at::Tensor x_hat = synthesize(y_hat, resolve_condition(condition), options).clamp_(0, 1);
+  at::Tensor x_hat = synthesize(to_device(y_hat, transform_device_), resolve_condition(condition), options).clamp_(0, 1);
   if (timings) timings->transform_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return x_hat;
 }

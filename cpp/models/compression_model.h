@@ -30,6 +30,12 @@ class CompressionModel : public StateOwner {
   at::Tensor protected_condition() const;
 
   void prepare_inference();
+
+  // Inference on a GPU: moves g_a, h_a and the synthesis to `device`; the latent codec's coding
+  // state (coding_state_prefixes) stays on the CPU. compress() then takes x on that device and
+  // decode() returns x_hat there. Training moves the whole model instead (move_state).
+  void place_transforms(at::Device device);
+  at::Device transform_device() const { return transform_device_; }
   void update_entropy_tables() { latent().update_entropy_tables(); }
   void validate_entropy_tables() const { latent().validate_entropy_tables(); }
 
@@ -59,6 +65,7 @@ class CompressionModel : public StateOwner {
 
  protected:
   virtual void prepare_synthesis() = 0;
+  at::Device transform_device_ = at::Device(at::kCPU);
   at::Tensor resolve_condition(const at::Tensor& condition) const;
 };
 

@@ -18,6 +18,7 @@ class FactorizedLatentCodec : public LatentCodec {
   at::Tensor aux_loss() const override { return entropy_bottleneck.loss(); }
   void update_entropy_tables() override { entropy_bottleneck.update(); }
   void validate_entropy_tables() const override;
+  std::vector<std::string> coding_state_prefixes() const override { return {"entropy_bottleneck."}; }
 
   int64_t M;
   EntropyBottleneck entropy_bottleneck;

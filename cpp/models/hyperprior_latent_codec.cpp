@@ -73,15 +73,15 @@ at::Tensor HyperpriorLatentCodec::hyper_scales(const at::Tensor& z_hat) const {
 LatentStrings HyperpriorLatentCodec::compress(const at::Tensor& y, const ForwardOptions& options,
                                               StageTimings* timings, LatentShapes* shapes) const {
   auto t0 = Clock::now();
-  at::Tensor z = h_a.forward(at::abs(y), options).contiguous();
+  const at::Tensor z = h_a.forward(at::abs(y), options).contiguous().cpu();
   if (timings) timings->transform_ms += ms_since(t0);
 
   t0 = Clock::now();
   LatentStrings out;
-  out.z = std::move(entropy_bottleneck.compress(z.cpu())[0]);
+  out.z = std::move(entropy_bottleneck.compress(z)[0]);
   const at::Tensor m = entropy_bottleneck.medians().detach().to(at::kCPU).view({1, N, 1, 1});
   // Same values the decoder gets back from the z string: round(z - median) + median.
-  const at::Tensor z_hat = at::round(z.cpu() - m).to(at::kInt).to(at::kFloat) + m;
+  const at::Tensor z_hat = at::round(z - m).to(at::kInt).to(at::kFloat) + m;
   if (timings) timings->entropy_ms += ms_since(t0);
 
   t0 = Clock::now();
@@ -118,7 +118,7 @@ at::Tensor HyperpriorLatentCodec::decompress(const LatentStrings& strings, const
 double HyperpriorLatentCodec::estimate_bits(const at::Tensor& y) {
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads one_thread(1);
-  at::Tensor z = h_a.forward(at::abs(y), ForwardOptions{});
+  const at::Tensor z = h_a.forward(at::abs(y), ForwardOptions{}).cpu();
   auto [z_hat, z_lik] = entropy_bottleneck.forward(z, false);
   at::Tensor scales = hyper_scales(z_hat);
   auto [y_hat, y_lik] = gaussian_conditional.forward(y.cpu(), scales, false);

@@ -17,6 +17,7 @@ class HyperpriorLatentCodec : public LatentCodec {
   at::Tensor aux_loss() const override { return entropy_bottleneck.loss(); }
   void update_entropy_tables() override;
   void validate_entropy_tables() const override;
+  std::vector<std::string> coding_state_prefixes() const override { return {"h_s.", "entropy_bottleneck.", "gaussian_conditional."}; }
 
   ForwardResult forward(const at::Tensor& y, bool training, const ForwardOptions& options) override;
 

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "nn/module.h"
@@ -45,6 +46,10 @@ class LatentCodec : public StateOwner {
   // The entropy bottleneck's quantile loss (CompressAI's aux_loss), trained by its own optimizer.
   virtual at::Tensor aux_loss() const = 0;
   virtual void prepare_inference() {}
+  // State-dict name prefixes of what decides the rANS tables of a bitstream (h_s, the entropy
+  // models). It stays on the CPU when the transforms move to a GPU, so the scale indexes, and
+  // with them the bitstream, are the same whatever device encodes or decodes.
+  virtual std::vector<std::string> coding_state_prefixes() const = 0;
   virtual void update_entropy_tables() = 0;
   virtual void validate_entropy_tables() const = 0;
 };
