@@ -45,6 +45,7 @@ psic::TrainerConfig read_config(Napi::Env env, const Napi::Object& o) {
   c.uaeo.code_stage2_weighting = c.uaeo.variant == psic::UaeoVariant::Code && c.stage == 2;
   c.wrong_keys = static_cast<int>(number(o, "wrongKeys", c.wrong_keys));
   c.seed = static_cast<uint64_t>(number(o, "seed", 0));
+  c.device = text(o, "device", "cpu");
   if (o.Has("fullCondition")) {
     const std::vector<float> f = read_floats(env, o.Get("fullCondition"), "fullCondition");
     c.full_condition = f;

@@ -203,6 +203,7 @@ export interface NativeTrainerConfig {
   temperature: number;
   wrongKeys: number;
   seed: number;
+  device?: string;
   fullCondition: Float32Array;
   /** Data parallel: this process's rank; fingerprint is what every rank must agree on besides the trainer config. */
   distributed?: { worldSize: number; rank: number; host: string; port: number; timeoutSeconds: number; backend: 'gloo' | 'nccl'; fingerprint: string };

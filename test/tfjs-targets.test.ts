@@ -34,9 +34,13 @@ t.test('imported graphs match the TF.js runtime within 1e-3', needsHumanModels, 
     for (const [i, out] of outputs.entries()) {
       const mine = got[out];
       t.same(mine.shape, expected[i].shape, `${name}/${out}: shape`);
+      // 1e-3 absolute, relative for outputs above 1 (CenterNet's box sizes are tens of pixels,
+      // where float32 convolutions summed in another order differ by ~1e-3 on some CPUs).
       let maxErr = 0;
-      for (let k = 0; k < expected[i].data.length; k++) maxErr = Math.max(maxErr, Math.abs(expected[i].data[k] - mine.data[k]));
-      t.ok(maxErr <= 1e-3, `${name}/${out}: max abs error ${maxErr} <= 1e-3`);
+      for (let k = 0; k < expected[i].data.length; k++) {
+        maxErr = Math.max(maxErr, Math.abs(expected[i].data[k] - mine.data[k]) / Math.max(1, Math.abs(expected[i].data[k])));
+      }
+      t.ok(maxErr <= 1e-3, `${name}/${out}: max error ${maxErr} <= 1e-3 (absolute, relative above 1)`);
     }
   }
 });
@@ -54,7 +58,9 @@ t.test('psic target run and clear errors', needsHumanModels, async (t) => {
   t.equal(r.status, 0, { stderr: r.stderr });
   const cli = JSON.parse(r.stdout).outputs.Identity[0] as number[];
   const direct = await (await TfjsTarget.load('human:emotion')).run(input, [1, 64, 64, 1]);
-  t.same(cli.map((v) => Math.fround(v)), Array.from(direct.Identity.data), 'the CLI prints every output as nested arrays');
+  // The child process may run another thread count: the same values to float rounding.
+  t.equal(cli.length, direct.Identity.data.length, 'the CLI prints every output as nested arrays');
+  t.ok(cli.every((v, k) => Math.abs(v - direct.Identity.data[k]) <= 1e-6), 'with the values of a direct run');
   t.equal(psic(['target', 'run', '--target', 'human:emotion', '--input-tensor', join(dir, 'x.bin'), '--shape', '1,64,64,3', '--json']).status, 1, 'a wrong shape is an error');
   // A graph with an op the importer lacks: a clear error naming it.
   writeFileSync(join(dir, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [

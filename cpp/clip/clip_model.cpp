@@ -203,7 +203,7 @@ at::Tensor ClipModel::encode_image(const at::Tensor& images) const {
 at::Tensor ClipModel::encode_text(const at::Tensor& tokens) const {
   if (tokens.dim() != 2 || tokens.size(1) != dims_.context_length)
     throw InputError("CLIP tokens must be [B, " + std::to_string(dims_.context_length) + "]");
-  const at::Tensor ids = tokens.to(at::kLong);
+  const at::Tensor ids = tokens.to(device(), at::kLong);
   if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= dims_.vocab_size))
     throw InputError("CLIP token ids out of the vocabulary");
   const int64_t W = dims_.transformer_width;
@@ -212,8 +212,13 @@ at::Tensor ClipModel::encode_text(const at::Tensor& tokens) const {
   x = at::layer_norm(x, {W}, weight("ln_final.weight"), weight("ln_final.bias"), kLayerNormEps);
   // Pool at the EOT token: the largest id (the first on a tie).
   const at::Tensor eot = ids.argmax(-1);
-  x = x.index({at::arange(x.size(0), at::kLong), eot});
+  x = x.index({at::arange(x.size(0), eot.options()), eot});
   return at::matmul(x, weight("text_projection"));
+}
+
+void ClipModel::to(at::Device device) {
+  for (auto& [name, t] : w_) t = t.detach().to(device).requires_grad_(t.requires_grad());
+  causal_mask_ = causal_mask_.to(device);
 }
 
 at::Tensor ClipModel::logits(const at::Tensor& image_features, const at::Tensor& text_features) const {

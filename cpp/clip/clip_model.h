@@ -36,6 +36,9 @@ class ClipModel {
   static NamedTensors random_weights(const ClipDims& dims, uint64_t seed);
   // The published ViT-B/32 dimensions.
   static ClipDims vit_b_32();
+  // Moves every weight to `device` (a GPU for training against CLIP there); inputs follow.
+  void to(at::Device device);
+  at::Device device() const { return causal_mask_.device(); }
   // Training: make every weight a leaf that requires (or not) a gradient.
   void set_requires_grad(bool requires);
 

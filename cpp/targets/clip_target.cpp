@@ -24,6 +24,7 @@ class ClipTarget final : public TargetModel {
   }
 
   const std::string& name() const override { return name_; }
+  at::Device device() const override { return clip_->device(); }
   const std::vector<TargetHead>& heads() const override { return heads_; }
   std::string preprocessing() const override {
     return "resize to " + std::to_string(clip_->dims().image_resolution) +
@@ -39,7 +40,7 @@ class ClipTarget final : public TargetModel {
 
   TargetOutputs forward(const at::Tensor& images) const override {
     check_target_input(images);
-    const at::Tensor x = clip_preprocess_tensor(images.to(at::kFloat), clip_->dims().image_resolution);
+    const at::Tensor x = clip_preprocess_tensor(images.to(clip_->device(), at::kFloat), clip_->dims().image_resolution);
     const at::Tensor f = clip_->encode_image(x);
     TargetOutputs out;
     out.heads.push_back(f);

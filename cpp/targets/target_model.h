@@ -46,6 +46,8 @@ class TargetModel {
   // Vision-language targets (CLIP): features of token ids [K, context] in the space of the
   // embedding head, so image–text pairs can be attacked. Undefined tensor when there is none.
   virtual at::Tensor encode_texts(const at::Tensor& tokens) const { return at::Tensor(); }
+  // Where its weights are (inputs are moved there by callers that train on another device).
+  virtual at::Device device() const { return at::Device(at::kCPU); }
 };
 
 // A target and its weight among several attacked (or evaluated) at once.

@@ -64,7 +64,7 @@ void Adam::load_state(const std::string& prefix, const NamedTensors& in, int64_t
       auto it = byName.find(name);
       if (it == byName.end() || !it->second.sizes().equals(params_[i].sizes()))
         throw FormatError("checkpoint: optimizer state '" + name + "' is missing or has the wrong shape");
-      (*slot)[i] = it->second.to(params_[i].dtype()).clone();
+      (*slot)[i] = it->second.to(params_[i].device(), params_[i].scalar_type()).clone();
     }
   }
   step_ = steps;

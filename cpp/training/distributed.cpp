@@ -1,5 +1,14 @@
 #include "training/distributed.h"
 
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+
+#include "errors.h"
+
+// PSIC_WITH_C10D: CMake found c10d's Gloo backend (Debian's libgloo-dev, or a LibTorch that
+// links Gloo in). Without it the library still builds, and joining a group says why it cannot.
+#ifdef PSIC_WITH_C10D
 #ifndef USE_C10D_GLOO
 #error "this LibTorch was built without c10d's Gloo backend (USE_C10D_GLOO), which distributed training needs"
 #endif
@@ -9,12 +18,6 @@
 #ifdef PSIC_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
-
-#include <chrono>
-#include <cstdlib>
-#include <sstream>
-
-#include "errors.h"
 
 namespace psic {
 
@@ -29,6 +32,11 @@ bool distributed_backend_available(const std::string& backend) {
   if (backend == "nccl") return true;
 #endif
   return backend == "gloo";
+}
+
+at::Device ProcessGroup::collective_device() const {
+  // NCCL reduces CUDA tensors only; Gloo is given CPU tensors (its CUDA paths vary by build).
+  return options_.backend == "nccl" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
 }
 
 namespace {
@@ -117,14 +125,16 @@ void ProcessGroup::fail(const char* what, const std::string& cause) {
 void ProcessGroup::all_reduce(at::Tensor& t, int op, const char* what) {
   if (impl_->broken) throw DistributedError(std::string("distributed: ") + what + ": the process group failed earlier");
   if (options_.world_size == 1) return;
+  const bool moved = t.device().type() != collective_device().type();
+  std::vector<at::Tensor> tensors = {moved ? t.to(collective_device()) : t};
   try {
-    std::vector<at::Tensor> tensors = {t};
     c10d::AllreduceOptions opts;
     opts.reduceOp = static_cast<c10d::ReduceOp::RedOpType>(op);
     impl_->group->allreduce(tensors, opts)->wait();  // bounded by the group's timeout
   } catch (const std::exception& e) {
     fail(what, message_of(e));
   }
+  if (moved) t.copy_(tensors[0]);
 }
 
 void ProcessGroup::all_reduce_sum(at::Tensor& t, const char* what) { all_reduce(t, c10d::ReduceOp::SUM, what); }
@@ -136,7 +146,7 @@ void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root, c
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> flat;
   for (const auto& t : tensors) flat.push_back(t.detach().reshape({-1}));
-  std::vector<at::Tensor> buffer = {at::cat(flat)};
+  std::vector<at::Tensor> buffer = {at::cat(flat).to(collective_device())};
   try {
     c10d::BroadcastOptions opts;
     opts.rootRank = root;
@@ -147,7 +157,7 @@ void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root, c
   int64_t offset = 0;
   for (const auto& t : tensors) {
     const int64_t n = t.numel();
-    t.detach().copy_(buffer[0].narrow(0, offset, n).view_as(t));
+    t.detach().copy_(buffer[0].narrow(0, offset, n).view_as(t));  // copy_ crosses devices
     offset += n;
   }
 }
@@ -158,23 +168,65 @@ void ProcessGroup::barrier(const char* what) {
   all_reduce_sum(one, what);
 }
 
+}  // namespace psic
+
+#else  // no c10d in this build
+
+namespace psic {
+
+struct ProcessGroup::Impl {};
+
+bool distributed_backend_available(const std::string&) { return false; }
+
+at::Device ProcessGroup::collective_device() const { return at::Device(at::kCPU); }
+
+ProcessGroup::ProcessGroup(const DistributedOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {
+  if (options.world_size == 1) return;  // a group of one needs no collectives
+  throw DistributedError("distributed training is not in this build: CMake found no c10d Gloo backend (Debian: apt install libgloo-dev, then rebuild)");
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+void ProcessGroup::fail(const char* what, const std::string& cause) { throw DistributedError(std::string(what) + ": " + cause); }
+
+void ProcessGroup::all_reduce(at::Tensor&, int, const char* what) {
+  if (options_.world_size != 1) fail(what, "no c10d in this build");
+}
+void ProcessGroup::all_reduce_sum(at::Tensor& t, const char* what) { all_reduce(t, 0, what); }
+void ProcessGroup::all_reduce_max(at::Tensor& t, const char* what) { all_reduce(t, 0, what); }
+void ProcessGroup::broadcast(const std::vector<at::Tensor>&, int, const char* what) {
+  if (options_.world_size != 1) fail(what, "no c10d in this build");
+}
+void ProcessGroup::barrier(const char* what) {
+  if (options_.world_size != 1) fail(what, "no c10d in this build");
+}
+
+}  // namespace psic
+
+#endif  // PSIC_WITH_C10D
+
+namespace psic {
+
 void sum_gradients(ProcessGroup& group, const std::vector<at::Tensor>& params) {
   at::NoGradGuard no_grad;
-  std::vector<at::Tensor> parts;
-  parts.push_back(at::zeros({static_cast<int64_t>(params.size())}, at::kFloat));  // 1 where a rank has a gradient
-  float* has = parts[0].data_ptr<float>();
+  if (params.empty()) return;
+  const at::TensorOptions options = params[0].options().dtype(at::kFloat).requires_grad(false);  // the model's device
+  at::Tensor has = at::zeros({static_cast<int64_t>(params.size())}, at::kFloat);  // 1 where a rank has a gradient
+  std::vector<at::Tensor> parts = {at::Tensor()};
   for (size_t i = 0; i < params.size(); ++i) {
     const at::Tensor& g = params[i].grad();
-    has[i] = g.defined() ? 1.0f : 0.0f;
-    parts.push_back(g.defined() ? g.to(at::kFloat).reshape({-1}) : at::zeros({params[i].numel()}, at::kFloat));
+    has[static_cast<int64_t>(i)] = g.defined() ? 1.0f : 0.0f;
+    parts.push_back(g.defined() ? g.to(at::kFloat).reshape({-1}) : at::zeros({params[i].numel()}, options));
   }
+  parts[0] = has.to(options.device());
   at::Tensor buffer = at::cat(parts);
   group.all_reduce_sum(buffer, "all-reduce of the gradients");
+  const at::Tensor any = buffer.narrow(0, 0, static_cast<int64_t>(params.size())).cpu();  // one device sync
   int64_t offset = static_cast<int64_t>(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     at::Tensor p = params[i];
     const int64_t n = p.numel();
-    if (buffer[static_cast<int64_t>(i)].item<float>() > 0)
+    if (any[static_cast<int64_t>(i)].item<float>() > 0)
       p.mutable_grad() = buffer.narrow(0, offset, n).view_as(p).to(p.dtype()).clone();
     else
       p.mutable_grad() = at::Tensor();

@@ -40,6 +40,8 @@ class ProcessGroup {
   int rank() const { return options_.rank; }
   int world_size() const { return options_.world_size; }
   const DistributedOptions& options() const { return options_; }
+  // Where collectives run: CUDA for NCCL, the CPU for Gloo (tensors elsewhere are copied).
+  at::Device collective_device() const;
 
   // In place, across ranks. `what` names the operation in error messages.
   void all_reduce_sum(at::Tensor& t, const char* what);

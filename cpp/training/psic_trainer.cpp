@@ -12,6 +12,7 @@
 #include "training/rd_loss.h"
 #include "training/target_similarity.h"
 #include "util/atomic_file.h"
+#include "util/device.h"
 #include "util/sha256.h"
 
 namespace psic {
@@ -51,6 +52,15 @@ PsicTrainer::PsicTrainer(LoadedModel model, std::vector<AttackTarget> targets, T
   full_condition_ = at::tensor(config_.full_condition, at::kFloat).view({1, -1});
   protected_condition_ = m.protected_condition();
   if (at::equal(full_condition_, protected_condition_)) throw KeyError("the full condition equals the public protected one");
+  // The whole model moves (h_s and the entropy models train too), before the optimizers take
+  // its parameters.
+  device_ = parse_device(config_.device);
+  if (!device_.is_cpu()) {
+    move_state(m, device_);
+    m.prepare_inference();
+    full_condition_ = full_condition_.to(device_);
+    protected_condition_ = protected_condition_.to(device_);
+  }
 
   std::vector<at::Tensor> main, aux;
   m.visit_state("", [&](const std::string& name, at::Tensor& t, StateKind kind) {
@@ -107,16 +117,23 @@ at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x
   double weight_sum = 0, acc_sum = 0;
   int acc_count = 0;
   for (const AttackTarget& target : targets_) {
+    // Targets run where their weights are (TF.js imports: the CPU; CLIP: wherever it was moved);
+    // their heads come back to the model's device, gradients included.
+    auto run = [&](const at::Tensor& images) {
+      TargetOutputs o = target.model->forward(images.to(target.model->device()));
+      for (auto& h : o.heads) h = h.to(device_);
+      return o;
+    };
     TargetOutputs ref, out;
     {
       at::NoGradGuard no_grad;
-      ref = none ? empty_heads(target.model->forward(rows.probe_image)) : target.model->forward(clean);
+      ref = none ? empty_heads(run(rows.probe_image)) : run(clean);
     }
     if (none) {
       at::NoGradGuard no_grad;
-      out = empty_heads(target.model->forward(rows.probe_image));
+      out = empty_heads(run(rows.probe_image));
     } else {
-      out = target.model->forward(x_hat.clamp(0, 1));
+      out = run(x_hat.clamp(0, 1));
     }
     // With ranks, every rank computes the loss on the whole attacked batch (its own rows live,
     // the others' detached), so couplings between samples (other images or captions as UAEO's
@@ -129,7 +146,9 @@ at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x
     at::Tensor texts;
     if (captions.defined()) {
       at::NoGradGuard no_grad;
-      texts = whole_batch(none ? target.model->encode_texts(rows.probe_caption).narrow(0, 0, 0) : target.model->encode_texts(captions), rows);
+      const at::Tensor tokens = (none ? rows.probe_caption : captions).to(target.model->device());
+      at::Tensor encoded = target.model->encode_texts(tokens).to(device_);
+      texts = whole_batch(none ? encoded.narrow(0, 0, 0) : encoded, rows);
     }
     const int64_t K = ref.heads.empty() ? 0 : ref.heads[0].size(0);
     at::Tensor target_loss = at::zeros({}, at::kFloat);
@@ -149,7 +168,7 @@ at::Tensor PsicTrainer::attack_loss(const at::Tensor& clean, const at::Tensor& x
         }
         case TargetHeadKind::Embedding: {
           if (K < 2) continue;  // "texts" are the captions or the other images of the batch
-          const at::Tensor truth = at::arange(K, at::kLong);
+          const at::Tensor truth = at::arange(K, r.options().dtype(at::kLong));
           const at::Tensor& other = texts.defined() ? texts : r;
           const at::Tensor prot_sim = embedding_similarity(p, other);
           loss = uaeo_loss(embedding_similarity(r, other), prot_sim, truth, config_.uaeo).loss;
@@ -210,7 +229,7 @@ StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& caption
   at::manual_seed(step_seed(config_.seed, step_));
   ScopedBatchShard shard(group_ ? BatchShard{offset, B} : BatchShard{});
   CompressionModel& m = *model_.model;
-  const at::Tensor x = input.to(at::kFloat).contiguous();
+  const at::Tensor x = to_device(input.to(at::kFloat).contiguous(), device_);
   const ForwardOptions compat;
 
   StepMetrics metrics;
@@ -277,7 +296,7 @@ StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& caption
     // key but the owner's converges on the protected image rather than on some third one.
     std::vector<int> kinds = {1};
     for (int k = 0; k < config_.wrong_keys; ++k) kinds.push_back(2);
-    rows.positions = at::arange(offset, offset + b, at::kLong);
+    rows.positions = at::arange(offset, offset + b, x.options().dtype(at::kLong));
     at::Tensor d_sum = at::zeros({}), a_sum = at::zeros({});
     at::Tensor protected_x_hat;
     for (size_t k = 0; k < kinds.size(); ++k) {
@@ -303,11 +322,12 @@ StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& caption
   } else {
     // Mixed: a seeded half of the combined batch decodes full, the rest protected or with wrong
     // keys; the split and the wrong keys are drawn for the combined batch, each rank takes its rows.
-    const at::Tensor perm = at::randperm(B, at::kLong);
+    const at::Tensor perm = at::randperm(B, at::kLong);  // drawn on the CPU: the same split on any device
     const int64_t half = B / 2;
-    const at::Tensor full_idx = perm.narrow(0, 0, half), prot_idx = perm.narrow(0, half, B - half);
+    const at::Tensor full_idx = perm.narrow(0, 0, half).to(device_), prot_idx = perm.narrow(0, half, B - half).to(device_);
     std::vector<int> kinds(static_cast<size_t>(B), 0);
-    const auto* pi = prot_idx.data_ptr<int64_t>();
+    const at::Tensor prot_cpu = perm.narrow(0, half, B - half).contiguous();
+    const auto* pi = prot_cpu.data_ptr<int64_t>();
     for (int64_t i = 0; i < B - half; ++i)
       kinds[static_cast<size_t>(pi[i])] = (config_.wrong_keys > 0 && i % (config_.wrong_keys + 1) != 0) ? 2 : 1;
     std::vector<at::Tensor> conds;
@@ -323,7 +343,7 @@ StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& caption
     rows.positions = prot_l + offset;
     rows.order = prot_idx;
     double acc = NAN;
-    const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(xp, hp, captions.defined() ? captions.index_select(0, prot_l) : captions, rows, &acc);
+    const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(xp, hp, captions.defined() ? captions.index_select(0, prot_l.to(captions.device())) : captions, rows, &acc);
     metrics.attack_accuracy = acc;
     metrics.attack_loss = a.item<double>();
     loss = distortion(hf, xf, half) + weigh(distortion(hp, xp, B - half), a) + rate_term;
@@ -442,7 +462,7 @@ std::string PsicTrainer::load_checkpoint(const std::string& path) {
       if (!it->second.sizes().equals(t.sizes())) throw FormatError("checkpoint tensor '" + name + "' has the wrong shape");
       t.copy_(it->second);  // in place: the optimizers hold these tensors
     } else {
-      t = it->second.to(t.dtype()).clone();  // entropy tables may have other lengths
+      t = it->second.to(t.device(), t.scalar_type()).clone();  // entropy tables may have other lengths
     }
   });
   main_opt_->load_state("opt.main.", file.tensors, trainer.value("main_steps", int64_t{0}));

@@ -52,6 +52,9 @@ struct TrainerConfig {
   int wrong_keys = 2;             // random wrong-key conditions decoded per protected step
   uint64_t seed = 0;
   std::vector<float> full_condition;  // the key's condition (d values)
+  // Where the model trains: "cpu", "cuda" or "cuda:N". Targets keep their own device (the CPU):
+  // images cross to them and their outputs come back, gradients included.
+  std::string device = "cpu";
 };
 
 struct StepMetrics {
@@ -126,6 +129,7 @@ class PsicTrainer {
   std::vector<std::string> main_names_, aux_names_;
   std::unique_ptr<Adam> main_opt_, aux_opt_;
   at::Tensor full_condition_, protected_condition_;
+  at::Device device_ = at::Device(at::kCPU);
   int64_t step_ = 0;
   std::shared_ptr<ProcessGroup> group_;
   std::atomic<bool> stop_requested_{false};

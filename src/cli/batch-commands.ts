@@ -12,7 +12,7 @@ import { PsicError, PsicInputError } from '../errors.js';
 import { writePng } from '../image-io.js';
 import { bpp } from '../metrics.js';
 import { Progress } from '../progress.js';
-import { common, keyOption, keyOptions, readContainer, threadsOption } from './codec-commands.js';
+import { common, keyOption, keyOptions, loadOptionsOf, readContainer } from './codec-commands.js';
 import { type Options, onePositional, parse, requireString } from './usage.js';
 
 const batchOptions = {
@@ -29,18 +29,20 @@ const SHARED_HELP = `  --model, -m      the model file (for decompress-dir: the 
   --resume         skip files whose output is already complete (a valid container of this model /
                    a whole PNG); missing or partial outputs are redone
   --compat         CompressAI's exact op sequence
+  --device D       cpu (default), cuda, cuda:N: where the transforms run (files go one per forward
+                   here; the API's compressMany groups them with batchSize)
   --json           print a JSON summary on stdout (files ok/failed/skipped, bytes, bpp, seconds, images/s)
 Exit status 1 when any file failed (each is reported on stderr; the others are still done).
 A progress bar goes to stderr on a TTY.
 `;
 
-const COMPRESS_DIR_HELP = `Usage: psic compress-dir IN_DIR -o OUT_DIR --model M [--concurrency N] [--threads N] [--resume] [--compat] [--json]
+const COMPRESS_DIR_HELP = `Usage: psic compress-dir IN_DIR -o OUT_DIR --model M [--concurrency N] [--threads N] [--device D] [--resume] [--compat] [--json]
 
 Compresses every image in IN_DIR (PNG, JPEG, WebP, AVIF, TIFF, GIF; not recursive) into
 OUT_DIR/NAME.psic (a.png -> a.psic).
 ${SHARED_HELP}`;
 
-const DECOMPRESS_DIR_HELP = `Usage: psic decompress-dir IN_DIR -o OUT_DIR --model M [--key-file F | --key K] [--concurrency N] [--threads N] [--resume] [--compat] [--json]
+const DECOMPRESS_DIR_HELP = `Usage: psic decompress-dir IN_DIR -o OUT_DIR --model M [--key-file F | --key K] [--concurrency N] [--threads N] [--device D] [--resume] [--compat] [--json]
 
 Decompresses every .psic container in IN_DIR into OUT_DIR/NAME.png (a.psic -> a.png): the
 protected decode, or the full one with the owner's key (--key-file F, --key K). --resume cannot
@@ -179,7 +181,7 @@ async function dirCommand(argv: string[], help: string, options: Options, kindFo
   const concurrency = concurrencyOption(values.concurrency);
   const kind = await kindFor(values);
   const files = await listInputs(inDir, outDir, kind);
-  const codec = await Codec.load(modelPath, { path: values.compat ? 'compat' : 'fast', threads: threadsOption(values.threads) });
+  const codec = await Codec.load(modelPath, loadOptionsOf(values));
   kind.validate?.(codec);
   const plan = codec.planBatch({ concurrency });
   if (concurrency !== undefined && concurrency > plan.concurrency) {

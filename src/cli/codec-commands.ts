@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 
 import { writeFileAtomic } from '../atomic-write.js';
-import { Codec } from '../codec.js';
+import { Codec, type CodecLoadOptions, type Device } from '../codec.js';
 import { PsicInputError } from '../errors.js';
 import { writePng } from '../image-io.js';
 import { type Key, readKeyFile } from '../keys.js';
@@ -13,20 +13,28 @@ export const common = {
   output: { type: 'string', short: 'o' },
   compat: { type: 'boolean' },
   threads: { type: 'string' },
+  device: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
-const COMPRESS_HELP = `Usage: psic compress IN -o OUT.psic --model M [--compat] [--threads N] [--json]
+/** Codec.load's options from the shared flags (--compat, --threads, --device). */
+export function loadOptionsOf(values: { compat?: boolean; threads?: string; device?: string }): CodecLoadOptions {
+  return { path: values.compat ? 'compat' : 'fast', threads: threadsOption(values.threads), device: values.device as Device | undefined };
+}
+
+const COMPRESS_HELP = `Usage: psic compress IN -o OUT.psic --model M [--compat] [--threads N] [--device D] [--json]
 
 Compresses an image (PNG, JPEG, WebP, AVIF, TIFF...) into a .psic container.
   --model, -m   model file: a psic .safetensors model or a CompressAI .pth/.pth.tar checkpoint
   --output, -o  output .psic path (written atomically)
   --compat      CompressAI's exact op sequence (with PSIC_THREADS=1: byte-identical to CompressAI)
   --threads     LibTorch threads (default PSIC_THREADS, else all cores)
+  --device D    where the transforms run: cpu (default), cuda, cuda:N (a CUDA build of psic);
+                entropy coding stays on the CPU, so containers decode alike on any device
   --json        print a JSON summary
 `;
 
-const DECOMPRESS_HELP = `Usage: psic decompress IN.psic -o OUT.png --model M [--key-file F | --key K] [--compat] [--threads N] [--json]
+const DECOMPRESS_HELP = `Usage: psic decompress IN.psic -o OUT.png --model M [--key-file F | --key K] [--compat] [--threads N] [--device D] [--json]
 
 Decompresses a .psic container to a PNG. The model must be the one that made the container.
 With a PSIC model, the decode is the protected one unless the owner's key is given:
@@ -70,7 +78,7 @@ export async function compressCommand(argv: string[]): Promise<void> {
   const input = onePositional(args.positionals, 'input image');
   const output = requireString(args.values.output, '-o OUT.psic');
   const model = requireString(args.values.model, '--model M');
-  const codec = await Codec.load(model, { path: args.values.compat ? 'compat' : 'fast', threads: threadsOption(args.values.threads) });
+  const codec = await Codec.load(model, loadOptionsOf(args.values));
   const stats = await codec.compressWithStats(input, { estimate: false });
   await writeFileAtomic(output, stats.container);
   if (args.values.json) {
@@ -89,7 +97,7 @@ export async function decompressCommand(argv: string[]): Promise<void> {
   const output = requireString(args.values.output, '-o OUT.png');
   const model = requireString(args.values.model, '--model M');
   const bytes = await readContainer(input);
-  const codec = await Codec.load(model, { path: args.values.compat ? 'compat' : 'fast', threads: threadsOption(args.values.threads) });
+  const codec = await Codec.load(model, loadOptionsOf(args.values));
   const { image, timings } = await codec.decompressWithTimings(bytes, { key });
   await writePng(image as { data: Uint8Array; width: number; height: number }, output);
   if (args.values.json) {

@@ -8,7 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
 import { Codec } from '../codec.js';
-import { PsicInputError, PsicKeyError, nativeCall } from '../errors.js';
+import { PsicDeviceError, PsicInputError, PsicKeyError, nativeCall } from '../errors.js';
 import { type Key, deriveCondition, generateKey, keyBytes, readKeyFile, writeKeyFile } from '../keys.js';
 import { type NativeStepMetrics, type NativeTrainer, type NativeTrainerConfig, native } from '../native.js';
 import { TargetModel } from '../targets.js';
@@ -49,7 +49,8 @@ export interface TrainerConfig {
   checkpointEvery?: number;
   /** The trained model file (default: model with .trained.safetensors). */
   output?: string;
-  device?: 'cpu' | 'cuda';
+  /** Where the model trains: 'cpu' (default), 'cuda' or 'cuda:N' (a CUDA build; PsicDeviceError otherwise). */
+  device?: 'cpu' | 'cuda' | `cuda:${number}`;
   /** LibTorch threads (default PSIC_THREADS, else all cores). */
   threads?: number;
   /** Data-parallel training: this process is one rank of several (README, "Distributed training"). */
@@ -203,8 +204,10 @@ export class Trainer extends EventEmitter {
     const distributed = parseDistributed(config.distributed);
     const at = (p: string | undefined) => resolveFrom(base, p);
     if (typeof config.model !== 'string') throw new PsicInputError("config.model must be the path of a PSIC model file ('psic model init ... -o M')");
-    if ((config.device ?? 'cpu') !== 'cpu') {
-      throw new PsicInputError("device 'cuda' needs psic built against a CUDA LibTorch (Torch_DIR); this build trains on the CPU");
+    const device = config.device ?? 'cpu';
+    if (typeof device !== 'string' || !/^(cpu|cuda(:\d{1,3})?)$/.test(device)) throw new PsicInputError(`config.device must be 'cpu', 'cuda' or 'cuda:N', got ${String(device)}`);
+    if (device !== 'cpu' && !native().cudaAvailable()) {
+      throw new PsicDeviceError(`device '${device}' needs psic built against a CUDA LibTorch (Torch_DIR) on a machine with a GPU; this build trains on the CPU`);
     }
     const stage = num('stage', config.stage, DEFAULTS.stage, (x) => x === 1 || x === 2, '1 or 2') as 1 | 2;
     const seed = num('seed', config.seed, DEFAULTS.seed, (x) => Number.isSafeInteger(x) && x >= 0, 'a non-negative integer');
@@ -269,6 +272,7 @@ export class Trainer extends EventEmitter {
       wrongKeys: num('wrongKeys', config.wrongKeys, DEFAULTS.wrongKeys, (x) => Number.isInteger(x) && x >= 0 && x <= 64, 'an integer in [0, 64]'),
       seed,
       fullCondition,
+      device,
     };
     let dataset: ImageDataset | undefined;
     if (config.data !== undefined) {
@@ -285,7 +289,8 @@ export class Trainer extends EventEmitter {
       // What the ranks must agree on beyond the native trainer config (which C++ checks itself).
       const data = dataset && { files: dataset.files, crop: dataset.crop, batchSize: dataset.batchSize, annotations: config.data?.annotations ?? null };
       const fingerprint = JSON.stringify({ data, steps: resolved.steps, targets: config.targets ?? [] });
-      nativeConfig.distributed = { ...distributed, backend: 'gloo', fingerprint };
+      // NCCL between GPUs where the build has it; Gloo on the CPU.
+      nativeConfig.distributed = { ...distributed, backend: device === 'cpu' ? 'gloo' : 'nccl', fingerprint };
     }
     const trainer = await nativeCall(() => native().createTrainer(model, codec.architecture === 'reference' ? null : salt, targets, nativeConfig));
     const t = new Trainer(trainer, resolved, dataset, fullCondition, salt, textTarget, distributed?.worldSize, distributed?.rank);
