@@ -7,7 +7,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 
 import { threadpoolSize } from './batch.js';
-import { Codec } from './codec.js';
+import { Codec, type Device } from './codec.js';
 import { readImage } from './image-io.js';
 import { native } from './native.js';
 import { watchTimerGaps } from './timer-gap.js';
@@ -32,10 +32,10 @@ const throwFailures = (items: { ok: boolean; error?: Error }[]) => {
   if (bad) throw bad.error;
 };
 
-export async function batchBench(files: string[], data: string, model: string, runs: number, progress: boolean) {
+export async function batchBench(files: string[], data: string, model: string, runs: number, progress: boolean, device: Device = 'cpu') {
   // The machine's 1-minute load average before and after: other processes share the cores.
   const loadStart = loadavg()[0];
-  const codec = await Codec.load(model);
+  const codec = await Codec.load(model, { device });
   const threads = native().getThreads();
   const cores = availableParallelism();
   const paths = files.map((f) => join(data, f));
@@ -91,7 +91,7 @@ export async function batchBench(files: string[], data: string, model: string, r
     return { variant: v.name, concurrency: v.concurrency, threadsPerJob: v.threadsPerJob, compress: op('compress'), decompress: op('decompress'),
       maxTimerGapMs: round(maxGapMs[i], 1) };
   });
-  return { model, images: paths.length, megapixels: round(megapixels), runs, threads, cores, threadpoolSize: threadpoolSize(), rows,
+  return { model, device: codec.device, images: paths.length, megapixels: round(megapixels), runs, threads, cores, threadpoolSize: threadpoolSize(), rows,
     timerIntervalMs: 20, rss: await rssCycles(codec, paths[0], top, progress),
     loadAverage1m: { start: round(loadStart, 2), end: round(loadavg()[0], 2) } };
 }

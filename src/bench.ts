@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 
 import { batchBench } from './bench-batch.js';
-import { Codec } from './codec.js';
-import { PsicInputError } from './errors.js';
+import { Codec, type Device } from './codec.js';
+import { PsicDeviceError, PsicInputError } from './errors.js';
 import { readImage, type RgbImage } from './image-io.js';
 import { generateKey } from './keys.js';
 import { HUMAN_MODELS, humanModelPath } from './targets.js';
@@ -28,6 +28,8 @@ export interface BenchOptions {
   runs?: number;
   /** Progress lines on stderr (default: when stderr is a TTY). */
   progress?: boolean;
+  /** Where the training and batch suites run: 'cpu' (default) or 'cuda[:N]' (a CUDA build). */
+  device?: Device;
 }
 
 export function sharedDir(): string {
@@ -258,7 +260,7 @@ async function targetsBench(runs: number, progress: boolean) {
 // PSIC training steps (batch 8, 128x128 crops) on the N=128/M=192 psic-hyperprior whose encoder
 // side is the benchmark checkpoint's: ms per full and per protected step of stage 1 and 2, with
 // the gear target and with a ViT-B/32-shaped CLIP (random weights, image embedding head).
-async function trainingBench(model: string, runs: number, progress: boolean) {
+async function trainingBench(model: string, runs: number, progress: boolean, device: Device) {
   const dir = mkdtempSync(join(tmpdir(), 'psic-bench-train-'));
   try {
     const init = await Codec.init({ architecture: 'psic-hyperprior', N: 128, M: 192, seed: 0, from: model });
@@ -280,7 +282,7 @@ async function trainingBench(model: string, runs: number, progress: boolean) {
       for (const stage of [1, 2] as const) {
         const trainer = await native().createTrainer(path, 'ab'.repeat(16), [{ target, weight: 1 }], {
           stage, lambda: 0.013, lr: 1e-4, auxLr: 1e-3, clipMaxNorm: 1, schedule: 'alternate', balance: 'fixed', attackWeight: 1,
-          protectedPsnr: 30, dualLr: 0.05, uaeo: 'paper', temperature: 0.1, wrongKeys: 2, seed: 0, fullCondition: new Float32Array(16).fill(-0.5),
+          protectedPsnr: 30, dualLr: 0.05, uaeo: 'paper', temperature: 0.1, wrongKeys: 2, seed: 0, fullCondition: new Float32Array(16).fill(-0.5), device,
         });
         await trainer.step(data, [B, 3, S, S]);  // warm-up (a full step), so timing starts on a protected one
         const full: number[] = [], prot: number[] = [];
@@ -297,7 +299,7 @@ async function trainingBench(model: string, runs: number, progress: boolean) {
         if (progress) process.stderr.write(`[training] ${t.name} stage ${stage}: full ${row.fullStepMs} ms, protected ${row.protectedStepMs} ms\n`);
       }
     }
-    return { device: 'cpu', rows };
+    return { device, rows };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -316,19 +318,21 @@ export async function runBench(options: BenchOptions = {}) {
   if (files.length === 0) throw new PsicInputError(`no images in ${data}`);
 
   const suite = options.suite ?? 'all';
+  const device = options.device ?? 'cpu';
+  if (device !== 'cpu' && !Codec.cudaAvailable()) throw new PsicDeviceError(`--device ${device} needs a CUDA build of psic and a GPU`);
   if (!BENCH_SUITES.includes(suite)) throw new PsicInputError(`--suite must be one of ${BENCH_SUITES.join(', ')}`);
-  if (suite === 'batch') return { batch: await batchBench(files, data, model, runs, progress) };
+  if (suite === 'batch') return { batch: await batchBench(files, data, model, runs, progress, device) };
   if (suite === 'clip' || suite === 'targets' || suite === 'training') {
     await Codec.load(model);  // sets the thread count as every suite does
     const section = suite === 'clip' ? { clip: await clipBench(runs, progress) }
-      : suite === 'targets' ? { targets: await targetsBench(runs, progress) } : { training: await trainingBench(model, runs, progress) };
+      : suite === 'targets' ? { targets: await targetsBench(runs, progress) } : { training: await trainingBench(model, runs, progress, device) };
     return { runs, threads: native().getThreads(), cores: availableParallelism(), ...section };
   }
   const psic = suite === 'psic' || suite === 'all' ? await psicBench(files, data, model, options, runs, progress) : undefined;
   const clip = suite === 'all' ? await clipBench(runs, progress) : undefined;
   const targets = suite === 'all' ? await targetsBench(runs, progress) : undefined;
-  const training = suite === 'all' ? await trainingBench(model, runs, progress) : undefined;
-  const batch = suite === 'all' ? await batchBench(files, data, model, runs, progress) : undefined;
+  const training = suite === 'all' ? await trainingBench(model, runs, progress, device) : undefined;
+  const batch = suite === 'all' ? await batchBench(files, data, model, runs, progress, device) : undefined;
   if (suite === 'psic') return { model, data, images: files.length, runs, threads: native().getThreads(), cores: availableParallelism(), psic };
   const fast = await Codec.load(model, { path: 'fast' });
   const compat = await Codec.load(model, { path: 'compat' });

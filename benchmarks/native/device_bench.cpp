@@ -24,6 +24,7 @@
 
 #include "clip/clip_model.h"
 #include "codec.h"
+#include "tests/synthetic_image.h"
 #include "errors.h"
 #include "models/model_loader.h"
 #include "targets/clip_target.h"
@@ -52,18 +53,6 @@ std::vector<double> time_runs(int runs, F&& work) {
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
   return ms;
-}
-
-std::vector<uint8_t> test_image(int64_t w, int64_t h, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> rgb(static_cast<size_t>(w * h * 3));
-  for (int64_t y = 0; y < h; ++y)
-    for (int64_t x = 0; x < w; ++x)
-      for (int64_t c = 0; c < 3; ++c) {
-        const double v = 128 + 90 * std::sin(0.02 * x * (c + 1) + 0.013 * y) + static_cast<double>(rng() % 21) - 10;
-        rgb[static_cast<size_t>((y * w + x) * 3 + c)] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
-      }
-  return rgb;
 }
 
 double round_to(double v, int digits) {
@@ -114,7 +103,7 @@ nlohmann::json codec_bench(const Args& a) {
   const psic::CodecOptions o;
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& [w, h] : a.sizes) {
-    const auto rgb = test_image(w, h, 1);
+    const auto rgb = psic_test::synthetic_image(w, h, 1);
     std::vector<uint8_t> container;
     const auto enc = time_runs(a.runs, [&] { container = codec->compress(rgb.data(), w, h, o).container; });
     const auto dec = time_runs(a.runs, [&] { (void)codec->decompress(container.data(), container.size(), o, false); });
@@ -127,7 +116,7 @@ nlohmann::json codec_bench(const Args& a) {
   // Grouped transforms: --batch 768x512 images per call.
   std::vector<std::vector<uint8_t>> pixels;
   std::vector<psic::ImageView> views;
-  for (int i = 0; i < a.batch; ++i) pixels.push_back(test_image(768, 512, static_cast<uint32_t>(i)));
+  for (int i = 0; i < a.batch; ++i) pixels.push_back(psic_test::synthetic_image(768, 512, static_cast<uint32_t>(i)));
   for (const auto& p : pixels) views.push_back({p.data(), 768, 512});
   std::vector<psic::CompressResult> packed;
   const auto enc = time_runs(a.runs, [&] { packed = codec->compress_batch(views, o, a.batch); });

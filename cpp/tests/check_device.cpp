@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "codec.h"
+#include "tests/synthetic_image.h"
 #include "errors.h"
 #include "models/model_loader.h"
 #include "util/device.h"
@@ -18,19 +19,6 @@ namespace {
 
 std::string checkpoint(const std::string& name) {
   return (fs::path(psic_test::shared_dir()) / "fixtures" / "compressai-hyperprior" / (name + ".pth.tar")).string();
-}
-
-// A smooth image with some texture: what a codec sees, unlike uniform noise.
-std::vector<uint8_t> test_image(int64_t w, int64_t h, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> rgb(static_cast<size_t>(w * h * 3));
-  for (int64_t y = 0; y < h; ++y)
-    for (int64_t x = 0; x < w; ++x)
-      for (int64_t c = 0; c < 3; ++c) {
-        const double v = 128 + 90 * std::sin(0.05 * x * (c + 1) + 0.03 * y) + static_cast<double>(rng() % 21) - 10;
-        rgb[static_cast<size_t>((y * w + x) * 3 + c)] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
-      }
-  return rgb;
 }
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -77,7 +65,7 @@ PSIC_CHECK_CASE("batch: compress_batch and decompress_batch equal one-at-a-time 
     const std::vector<std::pair<int64_t, int64_t>> sizes = {{70, 45}, {45, 70}, {70, 45}, {128, 64}, {66, 50}};
     std::vector<std::vector<uint8_t>> pixels;
     std::vector<psic::ImageView> views;
-    for (size_t i = 0; i < sizes.size(); ++i) pixels.push_back(test_image(sizes[i].first, sizes[i].second, static_cast<uint32_t>(i)));
+    for (size_t i = 0; i < sizes.size(); ++i) pixels.push_back(psic_test::synthetic_image(sizes[i].first, sizes[i].second, static_cast<uint32_t>(i)));
     for (size_t i = 0; i < sizes.size(); ++i) views.push_back({pixels[i].data(), sizes[i].first, sizes[i].second});
     psic::CodecOptions o;
     o.threads = 1;
@@ -108,7 +96,7 @@ PSIC_CHECK_CASE("batch: compress_batch and decompress_batch equal one-at-a-time 
     }
   }
   auto codec = psic::Codec::load(checkpoint("tiny-N16-M24"));
-  const auto rgb = test_image(20, 20, 1);
+  const auto rgb = psic_test::synthetic_image(20, 20, 1);
   psic::CodecOptions small;
   small.pixel_limit = 100;
   EXPECT_THROWS_AS(codec->compress_batch({{rgb.data(), 20, 20}}, small, 4), psic::LimitError);
@@ -122,7 +110,7 @@ PSIC_CHECK_CASE("cuda: bitstreams decode alike on CPU and GPU (within 1e-3), bot
   auto gpu = psic::Codec::load(checkpoint("hyperprior-N128-M192"), "cuda");
   EXPECT(gpu->device().is_cuda());
   const int64_t w = 768, h = 512;
-  const auto rgb = test_image(w, h, 7);
+  const auto rgb = psic_test::synthetic_image(w, h, 7);
   const psic::CodecOptions o;
   const auto from_cpu = cpu->compress(rgb.data(), w, h, o);
   const auto from_gpu = gpu->compress(rgb.data(), w, h, o);

@@ -1,9 +1,10 @@
 // psic bench: the benchmark of src/bench.ts from the command line.
 import { type BenchSuite, runBench } from '../bench.js';
+import type { Device } from '../codec.js';
 import { PsicInputError } from '../errors.js';
 import { parse } from './usage.js';
 
-const HELP = `Usage: psic bench [--json] [--suite codec|psic|clip|targets|training|batch|all] [--model M] [--psic-model P] [--data DIR] [--images N] [--runs N]
+const HELP = `Usage: psic bench [--json] [--suite codec|psic|clip|targets|training|batch|all] [--model M] [--psic-model P] [--data DIR] [--images N] [--runs N] [--device cpu|cuda]
 
 Benchmarks encode/decode speed (split into transforms and entropy coding), the sub-pixel
 decoder against ConvTranspose2d, the fast path against the CompressAI-compatible path, rANS
@@ -37,6 +38,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       data: { type: 'string' },
       images: { type: 'string' },
       runs: { type: 'string' },
+      device: { type: 'string' },
     },
     HELP,
   );
@@ -48,6 +50,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     data: args.values.data as string | undefined,
     images: positiveInt(args.values.images, '--images'),
     runs: positiveInt(args.values.runs, '--runs'),
+    device: args.values.device as Device | undefined,
   });
   if (args.values.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
