@@ -29,6 +29,20 @@ ForwardOptions decoder_options(const CodecOptions& o) {
   return f;
 }
 
+// Batches: the indexes of items with equal keys (a padded size, a latent shape), in input order
+// within each group, cut into runs of at most max_batch: one transform forward each.
+template <typename Key>
+std::vector<std::vector<size_t>> equal_key_runs(const std::vector<Key>& keys, int64_t max_batch) {
+  std::map<Key, std::vector<size_t>> groups;
+  for (size_t i = 0; i < keys.size(); ++i) groups[keys[i]].push_back(i);
+  const size_t step = static_cast<size_t>(std::max<int64_t>(1, max_batch));
+  std::vector<std::vector<size_t>> runs;
+  for (const auto& [key, members] : groups)
+    for (size_t begin = 0; begin < members.size(); begin += step)
+      runs.emplace_back(members.begin() + begin, members.begin() + std::min(members.size(), begin + step));
+  return runs;
+}
+
 int call_threads(const CodecOptions& o) { return o.threads > 0 ? o.threads : intra_op_threads(); }
 
 std::array<uint8_t, 16> id_prefix(const std::string& hex) {
@@ -104,39 +118,30 @@ std::vector<CompressResult> Codec::compress_batch(const std::vector<ImageView>& 
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads threads(call_threads(options));
   std::vector<CompressResult> results(images.size());
-  // Groups of the same padded size, in input order, at most max_batch each.
-  std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> by_size;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const Padding p = compute_padding(images[i].height, images[i].width);
-    by_size[{images[i].height + p.top + p.bottom, images[i].width + p.left + p.right}].push_back(i);
+  std::vector<Padding> paddings;
+  std::vector<std::pair<int64_t, int64_t>> padded_sizes;
+  for (const ImageView& im : images) {
+    const Padding& p = paddings.emplace_back(compute_padding(im.height, im.width));
+    padded_sizes.emplace_back(im.height + p.top + p.bottom, im.width + p.left + p.right);
   }
   const ForwardOptions forward = encoder_options(options);
-  for (const auto& [size, members] : by_size) {
-    for (size_t begin = 0; begin < members.size(); begin += static_cast<size_t>(std::max<int64_t>(1, max_batch))) {
-      const size_t end = std::min(members.size(), begin + static_cast<size_t>(std::max<int64_t>(1, max_batch)));
-      const auto t0 = Clock::now();
-      std::vector<at::Tensor> inputs;
-      std::vector<Padding> paddings;
-      for (size_t k = begin; k < end; ++k) {
-        const ImageView& im = images[members[k]];
-        paddings.push_back(compute_padding(im.height, im.width));
-        inputs.push_back(image_to_padded_tensor(im.rgb, im.width, im.height, paddings.back()));
-      }
-      const at::Tensor y = model().g_a.forward(to_device(at::cat(inputs, 0), device()), forward);
-      const double share_ms = ms_since(t0) / static_cast<double>(end - begin);
-      for (size_t k = begin; k < end; ++k) {
-        const size_t i = members[k];
-        const auto ti = Clock::now();
-        StageTimings stages;
-        stages.transform_ms = share_ms;
-        LatentShapes shapes{};
-        const int64_t row = static_cast<int64_t>(k - begin);
-        const LatentStrings strings = model().latent().compress(y.slice(0, row, row + 1).contiguous(), forward, &stages, &shapes);
-        if (strings.y.size() > UINT32_MAX || strings.z.size() > UINT32_MAX) throw LimitError("bitstream too large");
-        results[i].container = write_container(container_header(images[i].width, images[i].height, paddings[k - begin], shapes),
-                                               strings.z, strings.y);
-        results[i].timings = {stages.transform_ms, stages.entropy_ms, share_ms + ms_since(ti)};
-      }
+  for (const std::vector<size_t>& run : equal_key_runs(padded_sizes, max_batch)) {
+    const auto t0 = Clock::now();
+    std::vector<at::Tensor> inputs;
+    for (const size_t i : run) inputs.push_back(image_to_padded_tensor(images[i].rgb, images[i].width, images[i].height, paddings[i]));
+    const at::Tensor y = model().g_a.forward(to_device(at::cat(inputs, 0), device()), forward);
+    const double share_ms = ms_since(t0) / static_cast<double>(run.size());
+    for (size_t row = 0; row < run.size(); ++row) {
+      const size_t i = run[row];
+      const auto ti = Clock::now();
+      StageTimings stages;
+      stages.transform_ms = share_ms;
+      LatentShapes shapes{};
+      const int64_t r = static_cast<int64_t>(row);
+      const LatentStrings strings = model().latent().compress(y.slice(0, r, r + 1).contiguous(), forward, &stages, &shapes);
+      if (strings.y.size() > UINT32_MAX || strings.z.size() > UINT32_MAX) throw LimitError("bitstream too large");
+      results[i].container = write_container(container_header(images[i].width, images[i].height, paddings[i], shapes), strings.z, strings.y);
+      results[i].timings = {stages.transform_ms, stages.entropy_ms, share_ms + ms_since(ti)};
     }
   }
   return results;
@@ -221,36 +226,22 @@ std::vector<DecompressResult> Codec::decompress_batch(const std::vector<Containe
     latents.push_back(decode_latents(containers[i].data, containers[i].size, options, &stages[i]));
     entropy_ms[i] = ms_since(t0);
   }
-  // One synthesis per group of equal latent shape; each row keeps its own condition.
-  std::map<std::vector<int64_t>, std::vector<size_t>> by_shape;
-  for (size_t i = 0; i < latents.size(); ++i) by_shape[latents[i].y_hat.sizes().vec()].push_back(i);
+  // One synthesis per run of equal latent shape; each row keeps its own condition.
+  std::vector<std::vector<int64_t>> shapes;
+  for (const DecodedLatents& l : latents) shapes.push_back(l.y_hat.sizes().vec());
   std::vector<DecompressResult> results(containers.size());
-  const int64_t condition_dim = model().config.condition_dim;
-  const size_t step = static_cast<size_t>(std::max<int64_t>(1, max_batch));
-  for (const auto& [shape, members] : by_shape) {
-    for (size_t begin = 0; begin < members.size(); begin += step) {
-      const size_t end = std::min(members.size(), begin + step);
-      const auto t0 = Clock::now();
-      std::vector<at::Tensor> ys, cs;
-      for (size_t k = begin; k < end; ++k) {
-        ys.push_back(latents[members[k]].y_hat);
-        if (condition_dim > 0) {
-          const at::Tensor& c = conditions[members[k]];
-          cs.push_back(c.defined() ? c : model().protected_condition());
-        }
-      }
-      const at::Tensor c = cs.empty() ? at::Tensor() : at::cat(cs, 0);
-      const at::Tensor x_hat = model().decode(at::cat(ys, 0), c, decoder_options(options), nullptr);
-      for (size_t k = begin; k < end; ++k) {
-        const size_t i = members[k];
-        results[i] = crop_output(x_hat[static_cast<int64_t>(k - begin)], latents[i].header, float_output);
-      }
-      const double share_ms = ms_since(t0) / static_cast<double>(end - begin);
-      for (size_t k = begin; k < end; ++k) {
-        const size_t i = members[k];
-        results[i].timings = {stages[i].transform_ms + share_ms, stages[i].entropy_ms, entropy_ms[i] + share_ms};
-      }
+  const bool conditional = model().config.condition_dim > 0;
+  for (const std::vector<size_t>& run : equal_key_runs(shapes, max_batch)) {
+    const auto t0 = Clock::now();
+    std::vector<at::Tensor> ys, cs;
+    for (const size_t i : run) {
+      ys.push_back(latents[i].y_hat);
+      if (conditional) cs.push_back(conditions[i].defined() ? conditions[i] : model().protected_condition());
     }
+    const at::Tensor x_hat = model().decode(at::cat(ys, 0), conditional ? at::cat(cs, 0) : at::Tensor(), decoder_options(options), nullptr);
+    for (size_t row = 0; row < run.size(); ++row) results[run[row]] = crop_output(x_hat[static_cast<int64_t>(row)], latents[run[row]].header, float_output);
+    const double share_ms = ms_since(t0) / static_cast<double>(run.size());
+    for (const size_t i : run) results[i].timings = {stages[i].transform_ms + share_ms, stages[i].entropy_ms, entropy_ms[i] + share_ms};
   }
   return results;
 }

@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 
 import { batchBench } from './bench-batch.js';
-import { Codec, type Device } from './codec.js';
-import { PsicDeviceError, PsicInputError } from './errors.js';
+import { Codec, type Device, validateDevice } from './codec.js';
+import { PsicInputError } from './errors.js';
 import { readImage, type RgbImage } from './image-io.js';
 import { generateKey } from './keys.js';
 import { HUMAN_MODELS, humanModelPath } from './targets.js';
@@ -318,8 +318,7 @@ export async function runBench(options: BenchOptions = {}) {
   if (files.length === 0) throw new PsicInputError(`no images in ${data}`);
 
   const suite = options.suite ?? 'all';
-  const device = options.device ?? 'cpu';
-  if (device !== 'cpu' && !Codec.cudaAvailable()) throw new PsicDeviceError(`--device ${device} needs a CUDA build of psic and a GPU`);
+  const device = validateDevice(options.device);
   if (!BENCH_SUITES.includes(suite)) throw new PsicInputError(`--suite must be one of ${BENCH_SUITES.join(', ')}`);
   if (suite === 'batch') return { batch: await batchBench(files, data, model, runs, progress, device) };
   if (suite === 'clip' || suite === 'targets' || suite === 'training') {

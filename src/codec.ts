@@ -111,7 +111,8 @@ export interface ContainerInfo extends Omit<NativeContainerHeader, 'strings'> {
 
 let threadsSet = false;
 
-function validateDevice(device: unknown): Device {
+/** 'cpu' when undefined; PsicInputError for a bad name, PsicDeviceError for CUDA on a CPU build. */
+export function validateDevice(device: unknown): Device {
   if (device === undefined) return 'cpu';
   if (typeof device !== 'string' || !/^(cpu|cuda(:\d{1,3})?)$/.test(device)) {
     throw new PsicInputError(`device must be 'cpu', 'cuda' or 'cuda:N', got ${String(device)}`);
@@ -120,6 +121,10 @@ function validateDevice(device: unknown): Device {
     throw new PsicDeviceError(`device '${device}' needs psic built against a CUDA LibTorch (Torch_DIR) on a machine with a GPU; this build runs on the CPU`);
   }
   return device as Device;
+}
+
+function checkSynthesis(synthesis: unknown): void {
+  if (synthesis !== undefined && synthesis !== 'subpixel' && synthesis !== 'transposed') throw new PsicInputError(`synthesis must be 'subpixel' or 'transposed'`);
 }
 
 function resolveThreads(requested: number | undefined): number {
@@ -249,9 +254,7 @@ export class Codec {
     const data = toBytes(bytes, 'container');
     const output = options.output ?? 'uint8';
     if (output !== 'uint8' && output !== 'float32') throw new PsicInputError(`output must be 'uint8' or 'float32'`);
-    if (options.synthesis !== undefined && options.synthesis !== 'subpixel' && options.synthesis !== 'transposed') {
-      throw new PsicInputError(`synthesis must be 'subpixel' or 'transposed'`);
-    }
+    checkSynthesis(options.synthesis);
     const threads = callThreads(options.threads);
     let condition = options.key === undefined ? undefined : this.conditionFor(options.key);
     if (options.condition !== undefined) {
@@ -312,7 +315,7 @@ export class Codec {
     if (plan.batchSize === 1) {
       return runBatch(inputs, async (input) => (await this.decompressWithTimings(await readBytes(input), { key, output, synthesis, threads: plan.threadsPerJob })).image, plan, options);
     }
-    if (synthesis !== undefined && synthesis !== 'subpixel' && synthesis !== 'transposed') throw new PsicInputError(`synthesis must be 'subpixel' or 'transposed'`);
+    checkSynthesis(synthesis);
     const condition = key === undefined ? undefined : this.conditionFor(key);
     const opts = { path: this.path, pixelLimit: this.pixelLimit, output: output ?? 'uint8', synthesis, condition, threads: plan.threadsPerJob } as const;
     const toImage = (r: { data: Uint8Array | Float32Array; width: number; height: number }): DecodedImage => ({ data: r.data, width: r.width, height: r.height, channels: 3 });

@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
-import { Codec } from '../codec.js';
-import { PsicDeviceError, PsicInputError, PsicKeyError, nativeCall } from '../errors.js';
+import { Codec, validateDevice } from '../codec.js';
+import { PsicInputError, PsicKeyError, nativeCall } from '../errors.js';
 import { type Key, deriveCondition, generateKey, keyBytes, readKeyFile, writeKeyFile } from '../keys.js';
 import { type NativeStepMetrics, type NativeTrainer, type NativeTrainerConfig, native } from '../native.js';
 import { TargetModel } from '../targets.js';
@@ -204,11 +204,7 @@ export class Trainer extends EventEmitter {
     const distributed = parseDistributed(config.distributed);
     const at = (p: string | undefined) => resolveFrom(base, p);
     if (typeof config.model !== 'string') throw new PsicInputError("config.model must be the path of a PSIC model file ('psic model init ... -o M')");
-    const device = config.device ?? 'cpu';
-    if (typeof device !== 'string' || !/^(cpu|cuda(:\d{1,3})?)$/.test(device)) throw new PsicInputError(`config.device must be 'cpu', 'cuda' or 'cuda:N', got ${String(device)}`);
-    if (device !== 'cpu' && !native().cudaAvailable()) {
-      throw new PsicDeviceError(`device '${device}' needs psic built against a CUDA LibTorch (Torch_DIR) on a machine with a GPU; this build trains on the CPU`);
-    }
+    const device = validateDevice(config.device);
     const stage = num('stage', config.stage, DEFAULTS.stage, (x) => x === 1 || x === 2, '1 or 2') as 1 | 2;
     const seed = num('seed', config.seed, DEFAULTS.seed, (x) => Number.isSafeInteger(x) && x >= 0, 'a non-negative integer');
     const model = at(config.model)!;
