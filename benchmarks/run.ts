@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --images N --runs N]: see src/bench.ts.
+// npm run bench [-- --json] [-- --images N --runs N]: see src/bench/bench.ts.
 import { main } from '../src/cli/main.js';
 
 process.exitCode = await main(['bench', ...process.argv.slice(2)]);

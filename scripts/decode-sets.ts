@@ -8,7 +8,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Codec, psnr, readImage, readKeyFile, writePng } from '../src/index.js';
-import { Progress } from '../src/progress.js';
+import { Progress } from '../src/io/progress.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, 'key-file': { type: 'string' }, backbone: { type: 'string' },
   data: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' } } });

@@ -5,9 +5,9 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { writeFileAtomic } from '../src/atomic-write.js';
+import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { Codec, TargetModel, psnr, readImage, readKeyFile, writePng } from '../src/index.js';
-import type { TargetPrediction } from '../src/targets.js';
+import type { TargetPrediction } from '../src/targets/target-model.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = resolve(process.env.PSIC_SHARED ?? join(process.cwd(), '..', 'shared'));

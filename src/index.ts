@@ -1,7 +1,7 @@
-export { Codec } from './codec.js';
-export type { CodecLoadOptions, CompressOptions, CompressStats, ComputePath, ContainerInfo, ContainerInput, DecodedImage, DecompressOptions, Device, ModelInitOptions } from './codec.js';
-export { threadpoolSize } from './batch.js';
-export type { BatchItem, BatchIterateOptions, BatchOptions, BatchPlan } from './batch.js';
+export { Codec } from './codec/codec.js';
+export type { CodecLoadOptions, CompressOptions, CompressStats, ComputePath, ContainerInfo, ContainerInput, DecodedImage, DecompressOptions, Device, ModelInitOptions } from './codec/codec.js';
+export { threadpoolSize } from './codec/batch.js';
+export type { BatchItem, BatchIterateOptions, BatchOptions, BatchPlan } from './codec/batch.js';
 export { deriveCondition, generateKey, hkdfSha256, readKeyFile, writeKeyFile } from './keys.js';
 export type { Key } from './keys.js';
 export {
@@ -15,18 +15,18 @@ export {
   PsicModelMismatchError,
   PsicWeightsError,
 } from './errors.js';
-export { DEFAULT_PIXEL_LIMIT, encodePng, readImage, writePng } from './image-io.js';
-export type { ImageInput, RawImage, RgbImage } from './image-io.js';
-export { bpp, psnr } from './metrics.js';
-export { MS_SSIM_MIN_SIDE, SsimReference, msSsim, msSsimDb, ssim } from './msssim.js';
-export type { SsimImage } from './msssim.js';
-export { Clip } from './clip.js';
-export type { ClipLoadOptions, Features, ImageTensor } from './clip.js';
-export { ASSETS, assetPath, cacheDir, fetchAsset, verifyAsset } from './assets.js';
-export { HUMAN_MODELS, TargetModel, TfjsTarget, humanModelPath, imageBatch } from './targets.js';
-export type { Detection, HeadPrediction, ImageBatch, TargetHead, TargetHeadKind, TargetLoadOptions, TargetPrediction } from './targets.js';
-export { evaluateTarget } from './evaluate-target.js';
-export type { EvaluateTargetOptions, HeadReport, TargetReport } from './evaluate-target.js';
+export { DEFAULT_PIXEL_LIMIT, encodePng, readImage, writePng } from './io/image-io.js';
+export type { ImageInput, RawImage, RgbImage } from './io/image-io.js';
+export { bpp, psnr } from './evaluate/metrics.js';
+export { MS_SSIM_MIN_SIDE, SsimReference, msSsim, msSsimDb, ssim } from './evaluate/msssim.js';
+export type { SsimImage } from './evaluate/msssim.js';
+export { Clip } from './targets/clip.js';
+export type { ClipLoadOptions, Features, ImageTensor } from './targets/clip.js';
+export { ASSETS, assetPath, cacheDir, fetchAsset, verifyAsset } from './io/assets.js';
+export { HUMAN_MODELS, TargetModel, TfjsTarget, humanModelPath, imageBatch } from './targets/target-model.js';
+export type { Detection, HeadPrediction, ImageBatch, TargetHead, TargetHeadKind, TargetLoadOptions, TargetPrediction } from './targets/target-model.js';
+export { evaluateTarget } from './evaluate/target.js';
+export type { EvaluateTargetOptions, HeadReport, TargetReport } from './evaluate/target.js';
 export * as evaluate from './evaluate/index.js';
 export { evaluateRd } from './evaluate/rd.js';
 export { evaluateAttack } from './evaluate/attack.js';
@@ -41,5 +41,5 @@ export { launchRanks } from './training/launch.js';
 export type { LaunchOptions } from './training/launch.js';
 export { ImageDataset } from './training/dataset.js';
 export type { DatasetOptions, DatasetState, TrainingBatch } from './training/dataset.js';
-export { cloak, keySearch } from './attacks.js';
-export type { AttackTargets, CloakOptions, KeySearchOptions, KeySearchResult } from './attacks.js';
+export { cloak, keySearch } from './evaluate/attacks.js';
+export type { AttackTargets, CloakOptions, KeySearchOptions, KeySearchResult } from './evaluate/attacks.js';

@@ -4,7 +4,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from './io/atomic-write.js';
 import { PsicKeyError } from './errors.js';
 
 export const KEY_BYTES = 32;

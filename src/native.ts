@@ -1,5 +1,5 @@
 // The shape of the N-API addon (binding/), and the one place that loads it.
-// Everything here is internal: the public API wraps it in src/codec.ts.
+// Everything here is internal: the public API wraps it in src/codec/codec.ts.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import t from 'tap';
 
 import { Codec, PsicDeviceError, PsicInputError, PsicKeyError, generateKey, threadpoolSize } from '../src/index.js';
-import { watchTimerGaps } from '../src/timer-gap.js';
+import { watchTimerGaps } from '../src/bench/timer-gap.js';
 import { needsBoth, sharedDir, tinyModel } from './helpers/shared.js';
 
 const kodak = (n: number) => join(sharedDir(), 'data', 'kodak', `kodim${String(n).padStart(2, '0')}.png`);

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 
 import { PsicInputError } from '../src/errors.js';
 import { type DatasetOptions, ImageDataset, type TrainingBatch, epochPermutation } from '../src/training/dataset.js';
-import { watchTimerGaps } from '../src/timer-gap.js';
+import { watchTimerGaps } from '../src/bench/timer-gap.js';
 import { sharedDir } from './helpers/shared.js';
 
 const trainMini = join(sharedDir(), 'data', 'train-mini', 'train');

@@ -8,9 +8,9 @@ import t from 'tap';
 
 import {
   boxesFound, classLabel, compareCorrectness, identify, iou, readLabels,
-} from '../src/evaluate-target.js';
+} from '../src/evaluate/target.js';
 import { TargetModel, evaluateTarget } from '../src/index.js';
-import type { Detection, TargetHead } from '../src/targets.js';
+import type { Detection, TargetHead } from '../src/targets/target-model.js';
 import { psic } from './helpers/cli.js';
 import { needsHumanModels } from './helpers/human.js';
 import { sharedDir } from './helpers/shared.js';

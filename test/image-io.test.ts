@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
 
-import { writeFileAtomic } from '../src/atomic-write.js';
+import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { PsicInputError, PsicLimitError, readImage, writePng } from '../src/index.js';
 import { fixtures, needsShared } from './helpers/shared.js';
 

@@ -2,7 +2,7 @@
 // a failed group.
 import t from 'tap';
 
-import { MicroBatcher } from '../src/batch.js';
+import { MicroBatcher } from '../src/codec/batch.js';
 
 t.test('requests submitted together go out as groups of at most maxBatch, in order', async (t) => {
   const calls: number[][] = [];

@@ -3,7 +3,7 @@
 // closed forms and identities.
 import t from 'tap';
 
-import { MS_SSIM_MIN_SIDE, MS_SSIM_WEIGHTS, msSsim, msSsimDb, ssim, type SsimImage } from '../src/msssim.js';
+import { MS_SSIM_MIN_SIDE, MS_SSIM_WEIGHTS, msSsim, msSsimDb, ssim, type SsimImage } from '../src/evaluate/msssim.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

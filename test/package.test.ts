@@ -24,7 +24,7 @@ t.test('npm pack contents, install into an empty folder, psic from there', needs
   const files: { path: string; size: number }[] = info.files;
   const paths = files.map((f) => f.path);
   t.ok(paths.some((p) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(p)), 'the prebuilt addon');
-  for (const p of ['bin/psic.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/batch.js', 'scripts/install.mjs', 'CMakeLists.txt', 'package.json']) {
+  for (const p of ['bin/psic.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/codec/batch.js', 'scripts/install.mjs', 'CMakeLists.txt', 'package.json']) {
     t.ok(paths.includes(p), `includes ${p}`);
   }
   for (const prefix of ['build/', 'test/', 'node_modules/', 'benchmarks/', '.ci/']) {

@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import t from 'tap';
 
-import { linePlotSvg, niceTicks, svgToPng, type PlotPanel } from '../src/plot.js';
+import { linePlotSvg, niceTicks, svgToPng, type PlotPanel } from '../src/evaluate/plot.js';
 
 /** Tags balance and every attribute is quoted: enough to catch broken markup. */
 function checkWellFormed(svg: string): string[] {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 
 import { Clip, TargetModel, imageBatch, readImage } from '../src/index.js';
-import { loadTfjs, loadTfjsReference } from '../src/tfjs-reference.js';
+import { loadTfjs, loadTfjsReference } from '../src/targets/tfjs-reference.js';
 import { faceImage, humanModelsDir, needsHumanModels, sceneImage } from './helpers/human.js';
 import { needsBoth, sharedDir } from './helpers/shared.js';
 

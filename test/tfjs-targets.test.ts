@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import t from 'tap';
 
 import { native } from '../src/native.js';
-import { loadTfjsReference } from '../src/tfjs-reference.js';
+import { loadTfjsReference } from '../src/targets/tfjs-reference.js';
 import { faceImage, humanModelsDir, needsHumanModels, sceneImage } from './helpers/human.js';
 
 async function imageTensor(path: string, h: number, w: number, c: number): Promise<Float32Array> {

@@ -1,5 +1,5 @@
 // psic assets fetch NAME | list.
-import { ASSETS, assetPath, cacheDir, fetchAsset } from '../assets.js';
+import { ASSETS, assetPath, cacheDir, fetchAsset } from '../io/assets.js';
 import { onePositional, parse, runSubcommand } from './usage.js';
 
 const HELP = `Usage:

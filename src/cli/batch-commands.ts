@@ -1,17 +1,17 @@
 // psic compress-dir / decompress-dir: every image (container) of a directory through the batch
-// pool of src/batch.ts, mirrored by name into another directory. One file failing is reported
+// pool of src/codec/batch.ts, mirrored by name into another directory. One file failing is reported
 // and the rest go on; outputs are written atomically, so a killed run leaves only complete files
 // (and its temp files, removed by the next run), and --resume skips what is already done.
 import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 
-import { writeFileAtomic } from '../atomic-write.js';
-import { type BatchItem, runBatch, threadpoolSize } from '../batch.js';
-import { Codec } from '../codec.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { type BatchItem, runBatch, threadpoolSize } from '../codec/batch.js';
+import { Codec } from '../codec/codec.js';
 import { PsicError, PsicInputError } from '../errors.js';
-import { writePng } from '../image-io.js';
-import { bpp } from '../metrics.js';
-import { Progress } from '../progress.js';
+import { writePng } from '../io/image-io.js';
+import { bpp } from '../evaluate/metrics.js';
+import { Progress } from '../io/progress.js';
 import { common, keyOption, keyOptions, loadOptionsOf, readContainer } from './codec-commands.js';
 import { type Options, onePositional, parse, requireString } from './usage.js';
 
@@ -151,7 +151,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Removes the temp files (src/atomic-write.ts names) of these outputs left by runs that were killed. */
+/** Removes the temp files (src/io/atomic-write.ts names) of these outputs left by runs that were killed. */
 async function removeStaleTempFiles(outDir: string, outputs: Set<string>): Promise<void> {
   for (const name of await readdir(outDir)) {
     const m = /^\.(.+)\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name);

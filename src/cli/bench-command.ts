@@ -1,6 +1,6 @@
-// psic bench: the benchmark of src/bench.ts from the command line.
-import { type BenchSuite, runBench } from '../bench.js';
-import type { Device } from '../codec.js';
+// psic bench: the benchmark of src/bench/bench.ts from the command line.
+import { type BenchSuite, runBench } from '../bench/bench.js';
+import type { Device } from '../codec/codec.js';
 import { PsicInputError } from '../errors.js';
 import { parse } from './usage.js';
 

@@ -1,8 +1,8 @@
 // psic clip tokenize | embed.
 import { readFile } from 'node:fs/promises';
 
-import { Clip, type Features } from '../clip.js';
-import { tokenizeTexts } from '../clip-tokenize.js';
+import { Clip, type Features } from '../targets/clip.js';
+import { tokenizeTexts } from '../targets/clip-tokenize.js';
 import { PsicInputError } from '../errors.js';
 import { UsageError, parse, requireString, runSubcommand } from './usage.js';
 

@@ -1,10 +1,10 @@
 // psic compress / decompress / info.
 import { readFile } from 'node:fs/promises';
 
-import { writeFileAtomic } from '../atomic-write.js';
-import { Codec, type CodecLoadOptions, type Device } from '../codec.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { Codec, type CodecLoadOptions, type Device } from '../codec/codec.js';
 import { PsicInputError } from '../errors.js';
-import { writePng } from '../image-io.js';
+import { writePng } from '../io/image-io.js';
 import { type Key, readKeyFile } from '../keys.js';
 import { UsageError, onePositional, parse, requireString } from './usage.js';
 

@@ -2,14 +2,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { writeFileAtomic } from '../atomic-write.js';
-import { sharedDir } from '../bench.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { sharedDir } from '../bench/bench.js';
 import { allMarkdown, evaluateAll } from '../evaluate/all.js';
 import { type AttackEvalOptions, REENCODINGS, type Reencoding, evaluateAttack } from '../evaluate/attack.js';
 import { BASELINE_CODECS, type BaselineCodec } from '../evaluate/baselines.js';
 import { DEFAULT_QUALITIES, DEFAULT_WRONG_KEYS, evaluateRd, rdMarkdown } from '../evaluate/rd.js';
 import { attackMarkdown } from '../evaluate/report.js';
-import { evaluateTarget } from '../evaluate-target.js';
+import { evaluateTarget } from '../evaluate/target.js';
 import { readKeyFile } from '../keys.js';
 import { UsageError, expandListFlags, parse, requireString, runSubcommand } from './usage.js';
 

@@ -1,5 +1,5 @@
 // psic model init | info | export-encoder | export-conditioning.
-import { Codec } from '../codec.js';
+import { Codec } from '../codec/codec.js';
 import { PsicInputError } from '../errors.js';
 import { UsageError, onePositional, parse, requireString, runSubcommand } from './usage.js';
 

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 
 import { PsicInputError } from '../errors.js';
-import { TargetModel, TfjsTarget, type TensorOutput } from '../targets.js';
+import { TargetModel, TfjsTarget, type TensorOutput } from '../targets/target-model.js';
 import { UsageError, parse, requireString, runSubcommand } from './usage.js';
 
 const HELP = `Usage:

@@ -1,7 +1,7 @@
 // psic train --config FILE.json [--resume CKPT] [--steps N] [--json]
 //            [--world-size N --rank R --master ADDR:PORT | --nproc N]
 import { PsicDistributedError } from '../errors.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../io/progress.js';
 import { launchRanks } from '../training/launch.js';
 import { Trainer, type TrainerConfig, parseMaster, prepareKeyFile } from '../training/trainer.js';
 import { UsageError, parse, requireString } from './usage.js';

@@ -5,10 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
-import { writeFileAtomic } from '../atomic-write.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { PsicInputError } from '../errors.js';
 import { type Key, readKeyFile } from '../keys.js';
-import { svgToPng } from '../plot.js';
+import { svgToPng } from './plot.js';
 import { type AttackEvalOptions, type AttackEvalReport, evaluateAttack } from './attack.js';
 import { type RdOptions, type RdReport, evaluateRd, rdMarkdown, rdPlotSvg } from './rd.js';
 import { attackMarkdown, attackPlotSvg, htmlPage, markdownToHtml } from './report.js';

@@ -11,18 +11,18 @@ import { join } from 'node:path';
 
 import sharp from 'sharp';
 
-import { type AttackTargets, cloak, keySearch } from '../attacks.js';
-import { Clip } from '../clip.js';
-import { Codec } from '../codec.js';
+import { type AttackTargets, cloak, keySearch } from './attacks.js';
+import { Clip } from '../targets/clip.js';
+import { Codec } from '../codec/codec.js';
 import { decodeBaseline, encodeBaseline } from './baselines.js';
 import { wrongKey } from './rd.js';
 import { PsicInputError } from '../errors.js';
-import { headReport, listImages, readLabels, type ImageLabels } from '../evaluate-target.js';
-import { type RgbImage, readImage } from '../image-io.js';
+import { headReport, listImages, readLabels, type ImageLabels } from './target.js';
+import { type RgbImage, readImage } from '../io/image-io.js';
 import { type Key } from '../keys.js';
-import { bpp, psnr } from '../metrics.js';
-import { Progress } from '../progress.js';
-import { TargetModel, type TargetPrediction } from '../targets.js';
+import { bpp, psnr } from './metrics.js';
+import { Progress } from '../io/progress.js';
+import { TargetModel, type TargetPrediction } from '../targets/target-model.js';
 
 /** The targets a face set and a scene set are evaluated on by default. */
 export const FACE_TARGETS = ['human:gear', 'human:emotion', 'human:mobileface'];

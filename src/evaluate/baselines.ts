@@ -4,8 +4,8 @@
 import sharp from 'sharp';
 
 import { PsicInputError } from '../errors.js';
-import { type RgbImage, readImage } from '../image-io.js';
-import { bpp } from '../metrics.js';
+import { type RgbImage, readImage } from '../io/image-io.js';
+import { bpp } from './metrics.js';
 
 export type BaselineCodec = 'jpeg' | 'webp' | 'avif';
 export const BASELINE_CODECS: readonly BaselineCodec[] = ['jpeg', 'webp', 'avif'];

@@ -9,17 +9,17 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 
-import { writeFileAtomic } from '../atomic-write.js';
-import { sharedDir } from '../bench.js';
-import { Codec } from '../codec.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { sharedDir } from '../bench/bench.js';
+import { Codec } from '../codec/codec.js';
 import { PsicInputError, PsicKeyError } from '../errors.js';
-import { listImages } from '../evaluate-target.js';
-import { type RgbImage, readImage } from '../image-io.js';
+import { listImages } from './target.js';
+import { type RgbImage, readImage } from '../io/image-io.js';
 import { type Key, keyBytes, readKeyFile } from '../keys.js';
-import { bpp, psnr } from '../metrics.js';
-import { MS_SSIM_MIN_SIDE, MS_SSIM_WEIGHTS, SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, SsimReference, msSsimDb } from '../msssim.js';
-import { type PlotPanel, linePlotSvg, svgToPng } from '../plot.js';
-import { Progress } from '../progress.js';
+import { bpp, psnr } from './metrics.js';
+import { MS_SSIM_MIN_SIDE, MS_SSIM_WEIGHTS, SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, SsimReference, msSsimDb } from './msssim.js';
+import { type PlotPanel, linePlotSvg, svgToPng } from './plot.js';
+import { Progress } from '../io/progress.js';
 import { BASELINE_CODECS, BASELINE_SETTINGS, type BaselineCodec, type BaselineEncode, QualityLadder, checkQuality, decodeBaseline } from './baselines.js';
 
 export const DEFAULT_WRONG_KEYS = 3;

@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
-import { Codec, validateDevice } from '../codec.js';
+import { Codec, validateDevice } from '../codec/codec.js';
 import { PsicInputError, PsicKeyError, nativeCall } from '../errors.js';
 import { type Key, deriveCondition, generateKey, keyBytes, readKeyFile, writeKeyFile } from '../keys.js';
 import { type NativeStepMetrics, type NativeTrainer, type NativeTrainerConfig, native } from '../native.js';
-import { TargetModel } from '../targets.js';
+import { TargetModel } from '../targets/target-model.js';
 import { type DatasetState, ImageDataset, type TrainingBatch } from './dataset.js';
 
 /** `psic train --config FILE.json`: every field; paths are relative to the config file. */

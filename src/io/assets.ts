@@ -10,7 +10,7 @@ import https from 'node:https';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import { PsicError, PsicFormatError, PsicInputError } from './errors.js';
+import { PsicError, PsicFormatError, PsicInputError } from '../errors.js';
 
 export interface Asset {
   name: string;

@@ -7,13 +7,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 import { Clip, type ClipLoadOptions } from './clip.js';
-import { PsicInputError, PsicWeightsError, nativeCall } from './errors.js';
-import { type ImageInput, readImage } from './image-io.js';
-import { type NativeTarget, type NativeTargetHead, type NativeTensor, type NativeTfjsGraph, native } from './native.js';
+import { PsicInputError, PsicWeightsError, nativeCall } from '../errors.js';
+import { type ImageInput, readImage } from '../io/image-io.js';
+import { type NativeTarget, type NativeTargetHead, type NativeTensor, type NativeTfjsGraph, native } from '../native.js';
 
 export const HUMAN_MODELS = ['gear', 'age', 'gender', 'emotion', 'mobileface', 'centernet'] as const;
 export type HumanModel = (typeof HUMAN_MODELS)[number];
-export type { TargetHeadKind } from './native.js';
+export type { TargetHeadKind } from '../native.js';
 
 export type TensorOutput = NativeTensor;
 export type TargetHead = NativeTargetHead;

@@ -5,9 +5,9 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 
-import { PsicInputError } from './errors.js';
-import { Progress } from './progress.js';
-import { type Detection, type TargetHead, type TargetLoadOptions, TargetModel, type TargetPrediction } from './targets.js';
+import { PsicInputError } from '../errors.js';
+import { Progress } from '../io/progress.js';
+import { type Detection, type TargetHead, type TargetLoadOptions, TargetModel, type TargetPrediction } from '../targets/target-model.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.avif', '.tif', '.tiff', '.gif']);
 

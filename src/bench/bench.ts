@@ -4,15 +4,15 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { join, resolve } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 
-import { batchBench } from './bench-batch.js';
-import { Codec, type Device, validateDevice } from './codec.js';
-import { PsicInputError } from './errors.js';
-import { readImage, type RgbImage } from './image-io.js';
-import { generateKey } from './keys.js';
-import { HUMAN_MODELS, humanModelPath } from './targets.js';
-import { loadTfjsReference } from './tfjs-reference.js';
-import { psnr } from './metrics.js';
-import { type NativeTarget, native } from './native.js';
+import { batchBench } from './batch-bench.js';
+import { Codec, type Device, validateDevice } from '../codec/codec.js';
+import { PsicInputError } from '../errors.js';
+import { readImage, type RgbImage } from '../io/image-io.js';
+import { generateKey } from '../keys.js';
+import { HUMAN_MODELS, humanModelPath } from '../targets/target-model.js';
+import { loadTfjsReference } from '../targets/tfjs-reference.js';
+import { psnr } from '../evaluate/metrics.js';
+import { type NativeTarget, native } from '../native.js';
 
 export const BENCH_SUITES = ['codec', 'psic', 'clip', 'targets', 'training', 'batch', 'all'] as const;
 export type BenchSuite = (typeof BENCH_SUITES)[number];

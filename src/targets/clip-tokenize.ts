@@ -2,8 +2,8 @@
 import { existsSync } from 'node:fs';
 
 import { vocabCandidates } from './clip.js';
-import { PsicWeightsError, fromNative } from './errors.js';
-import { native } from './native.js';
+import { PsicWeightsError, fromNative } from '../errors.js';
+import { native } from '../native.js';
 
 export const CLIP_CONTEXT_LENGTH = 77;
 

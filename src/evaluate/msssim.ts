@@ -13,7 +13,7 @@
 // - the smaller side must exceed (11 − 1) · 2^4 = 160 pixels (pytorch_msssim asserts the same):
 //   below that the coarsest scale has no valid window and we throw instead of guessing.
 // Sums run in float64; pytorch_msssim runs in float32, so results agree to ~1e-6.
-import { PsicInputError } from './errors.js';
+import { PsicInputError } from '../errors.js';
 
 export const SSIM_WINDOW = 11;
 export const SSIM_SIGMA = 1.5;

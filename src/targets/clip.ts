@@ -3,10 +3,10 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { cacheDir } from './assets.js';
-import { PsicInputError, PsicWeightsError, fromNative, nativeCall } from './errors.js';
-import { type ImageInput, readImage } from './image-io.js';
-import { type NativeClip, type NativeClipInfo, native } from './native.js';
+import { cacheDir } from '../io/assets.js';
+import { PsicInputError, PsicWeightsError, fromNative, nativeCall } from '../errors.js';
+import { type ImageInput, readImage } from '../io/image-io.js';
+import { type NativeClip, type NativeClipInfo, native } from '../native.js';
 
 export const BPE_VOCAB_FILE = 'bpe_simple_vocab_16e6.txt.gz';
 

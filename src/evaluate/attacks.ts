@@ -3,11 +3,11 @@
 //   (Fawkes-style cloaking), before a plain codec compresses it;
 // - keySearch(): an adversary with the model and the bitstreams but no key, who runs gradient
 //   descent on the condition vector to get the full decode back.
-import type { Codec } from './codec.js';
-import { PsicInputError, nativeCall } from './errors.js';
-import { type ImageInput, type RgbImage, readImage } from './image-io.js';
-import { type NativeWeightedTarget, native } from './native.js';
-import { TargetModel, imageBatch } from './targets.js';
+import type { Codec } from '../codec/codec.js';
+import { PsicInputError, nativeCall } from '../errors.js';
+import { type ImageInput, type RgbImage, readImage } from '../io/image-io.js';
+import { type NativeWeightedTarget, native } from '../native.js';
+import { TargetModel, imageBatch } from '../targets/target-model.js';
 
 /** A target, or a target with its weight among several. */
 export type AttackTargets = (TargetModel | { target: TargetModel; weight?: number })[];

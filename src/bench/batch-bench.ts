@@ -6,10 +6,10 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 
-import { threadpoolSize } from './batch.js';
-import { Codec, type Device } from './codec.js';
-import { readImage } from './image-io.js';
-import { native } from './native.js';
+import { threadpoolSize } from '../codec/batch.js';
+import { Codec, type Device } from '../codec/codec.js';
+import { readImage } from '../io/image-io.js';
+import { native } from '../native.js';
 import { watchTimerGaps } from './timer-gap.js';
 
 const median = (xs: number[]): number => {

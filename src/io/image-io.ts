@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 
 import { writeFileAtomic } from './atomic-write.js';
-import { PsicInputError, PsicLimitError } from './errors.js';
+import { PsicInputError, PsicLimitError } from '../errors.js';
 
 /** sharp's default limitInputPixels: 0x3FFF * 0x3FFF. */
 export const DEFAULT_PIXEL_LIMIT = 268402689;

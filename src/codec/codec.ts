@@ -4,10 +4,10 @@ import { availableParallelism } from 'node:os';
 import { readFile, stat } from 'node:fs/promises';
 
 import { type BatchItem, type BatchIterateOptions, type BatchOptions, type BatchPlan, MicroBatcher, collectBatch, planBatch, runBatch } from './batch.js';
-import { PsicDeviceError, PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall } from './errors.js';
-import { DEFAULT_PIXEL_LIMIT, type ImageInput, type RgbImage, encodePng, readImage, validatePixelLimit } from './image-io.js';
-import { type Key, deriveCondition } from './keys.js';
-import { bpp } from './metrics.js';
+import { PsicDeviceError, PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall } from '../errors.js';
+import { DEFAULT_PIXEL_LIMIT, type ImageInput, type RgbImage, encodePng, readImage, validatePixelLimit } from '../io/image-io.js';
+import { type Key, deriveCondition } from '../keys.js';
+import { bpp } from '../evaluate/metrics.js';
 import {
   type NativeContainerHeader,
   type NativeModel,
@@ -15,7 +15,7 @@ import {
   type NativeTimings,
   type SynthesisPath,
   native,
-} from './native.js';
+} from '../native.js';
 
 export type ComputePath = 'compat' | 'fast';
 

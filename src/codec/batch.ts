@@ -7,7 +7,7 @@
 // floor(threads / concurrency) intra-op threads: concurrency × threads-per-job ≈ the cores.
 import { availableParallelism } from 'node:os';
 
-import { PsicError, PsicInputError } from './errors.js';
+import { PsicError, PsicInputError } from '../errors.js';
 
 /** One result of a batch: a value, or the error of that input alone. */
 export type BatchItem<T> =

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import { PsicWeightsError } from './errors.js';
+import { PsicWeightsError } from '../errors.js';
 
 export interface TfjsReference {
   /** The tfjs GraphModel itself. */
