@@ -36,6 +36,13 @@ PSIC_DEFINE_ERROR(KeyError, "PsicKeyError")
 PSIC_DEFINE_ERROR(DistributedError, "PsicDistributedError")
 // A device this build or machine does not have (device 'cuda' without a CUDA LibTorch or GPU).
 PSIC_DEFINE_ERROR(DeviceError, "PsicDeviceError")
+// A training or tool config with an unknown field, a wrong type or an out-of-range value; the
+// message names the field.
+PSIC_DEFINE_ERROR(ConfigError, "PsicConfigError")
+// A file that cannot be read or written: not a regular file, missing, no permission, disk full.
+PSIC_DEFINE_ERROR(IoError, "PsicIoError")
+// Authenticated data that fails its check: a tampered or truncated sealed container.
+PSIC_DEFINE_ERROR(IntegrityError, "PsicIntegrityError")
 
 #undef PSIC_DEFINE_ERROR
 

@@ -53,6 +53,21 @@ export class PsicDeviceError extends PsicError {
   constructor(message: string) { super(message, 'PsicDeviceError'); }
 }
 
+/** A config with an unknown field, a wrong type or an out-of-range value; the message names the field. */
+export class PsicConfigError extends PsicError {
+  constructor(message: string) { super(message, 'PsicConfigError'); }
+}
+
+/** A file that cannot be read or written (not a regular file, missing, no permission, disk full); the message names the user's path. */
+export class PsicIoError extends PsicError {
+  constructor(message: string) { super(message, 'PsicIoError'); }
+}
+
+/** Authenticated data that fails its check: a tampered or truncated sealed container. */
+export class PsicIntegrityError extends PsicError {
+  constructor(message: string) { super(message, 'PsicIntegrityError'); }
+}
+
 const byCode: Record<string, new (message: string) => PsicError> = {
   PsicFormatError,
   PsicModelMismatchError,
@@ -62,6 +77,9 @@ const byCode: Record<string, new (message: string) => PsicError> = {
   PsicKeyError,
   PsicDistributedError,
   PsicDeviceError,
+  PsicConfigError,
+  PsicIoError,
+  PsicIntegrityError,
 };
 
 /** Maps an error thrown by the addon to its typed class (other errors pass through). */

@@ -5,8 +5,11 @@ export type { BatchItem, BatchIterateOptions, BatchOptions, BatchPlan } from './
 export { deriveCondition, generateKey, hkdfSha256, readKeyFile, writeKeyFile } from './keys.js';
 export type { Key } from './keys.js';
 export {
+  PsicConfigError,
   PsicDistributedError,
   PsicDeviceError,
+  PsicIntegrityError,
+  PsicIoError,
   PsicError,
   PsicFormatError,
   PsicInputError,

@@ -2,7 +2,7 @@
 // clear line on stderr with a non-zero exit.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import { PsicError } from '../errors.js';
+import { PsicConfigError, PsicError } from '../errors.js';
 
 export class UsageError extends Error {}
 
@@ -50,7 +50,7 @@ export function onePositional(positionals: string[], what: string): string {
   return positionals[0];
 }
 
-/** Runs a command; maps errors to exit codes: 2 usage, 1 everything else. */
+/** Runs a command; maps errors to exit codes: 2 usage (bad flags, a bad config file), 1 everything else. */
 export async function runCommand(fn: () => Promise<void>): Promise<number> {
   try {
     await fn();
@@ -62,7 +62,7 @@ export async function runCommand(fn: () => Promise<void>): Promise<number> {
     }
     if (err instanceof PsicError) {
       process.stderr.write(`psic: ${err.code}: ${err.message}\n`);
-      return 1;
+      return err instanceof PsicConfigError ? 2 : 1;
     }
     const e = err as NodeJS.ErrnoException;
     if (e && typeof e.code === 'string' && typeof e.message === 'string') {
