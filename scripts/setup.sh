@@ -11,8 +11,8 @@ mode="${1:-}"
 say() { [ "$mode" = "--if-needed" ] && [ -z "${did_something:-}" ] && echo "psic setup:" >&2; did_something=1; echo "  $*" >&2; }
 
 # 1. System packages (LibTorch CPU from Debian, Gloo headers for its c10d process groups, OpenBLAS
-#    with OpenMP, build tools).
-packages=(libtorch-dev libgloo-dev libopenblas0-openmp nlohmann-json3-dev libicu-dev zlib1g-dev cmake ninja-build g++ ccache)
+#    with OpenMP, OpenSSL's libcrypto for key derivation, build tools).
+packages=(libtorch-dev libgloo-dev libopenblas0-openmp nlohmann-json3-dev libicu-dev zlib1g-dev libssl-dev cmake ninja-build g++ ccache)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
