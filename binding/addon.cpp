@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "entropy/rans.h"
+#include "codec.h"
 #include "formats/container.h"
 #include "js_errors.h"
 #include "attack_wrap.h"
@@ -25,10 +26,11 @@ Napi::Value ParseContainer(const Napi::CallbackInfo& info) {
   auto bytes = info[0].As<Napi::Uint8Array>();
   const uint64_t limit = info.Length() > 1 && info[1].IsNumber()
                              ? static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue())
-                             : psic::kDefaultPixelLimit;
+                             : psic::default_pixel_limit();
   return guarded(env, [&]() -> Napi::Value {
     const psic::ParsedContainer parsed = psic::parse_container(bytes.Data(), bytes.ByteLength(), limit);
     const psic::ContainerHeader& h = parsed.header;
+    const size_t header_bytes = static_cast<size_t>(parsed.z - bytes.Data());
     auto o = Napi::Object::New(env);
     o.Set("version", static_cast<double>(h.version));
     o.Set("modelId", psic::model_id_hex(h.model_id));
@@ -47,7 +49,8 @@ Napi::Value ParseContainer(const Napi::CallbackInfo& info) {
     };
     o.Set("yShape", shape(h.y_shape));
     o.Set("zShape", shape(h.z_shape));
-    o.Set("headerBytes", static_cast<double>(psic::kContainerHeaderSize));
+    o.Set("headerBytes", static_cast<double>(header_bytes));
+    o.Set("keyCheck", h.has_key_check);
     o.Set("totalBytes", static_cast<double>(bytes.ByteLength()));
     o.Set("checksum", static_cast<double>(h.checksum));
     auto strings = Napi::Array::New(env, 2);
@@ -58,10 +61,21 @@ Napi::Value ParseContainer(const Napi::CallbackInfo& info) {
       s.Set("length", static_cast<double>(length));
       return s;
     };
-    strings.Set(0u, entry("z", psic::kContainerHeaderSize, h.z_length));
-    strings.Set(1u, entry("y", psic::kContainerHeaderSize + h.z_length, h.y_length));
+    strings.Set(0u, entry("z", header_bytes, h.z_length));
+    strings.Set(1u, entry("y", header_bytes + h.z_length, h.y_length));
     o.Set("strings", strings);
     return o;
+  });
+}
+
+// declaredContainerSize(head): the size a container's first bytes declare (readers check the
+// file's size against it, then read exactly that much).
+Napi::Value DeclaredContainerSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "declaredContainerSize(head)");
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  return guarded(env, [&]() -> Napi::Value {
+    return Napi::Number::New(env, static_cast<double>(psic::declared_container_size(bytes.Data(), bytes.ByteLength())));
   });
 }
 
@@ -142,7 +156,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("clipPreprocess", Napi::Function::New(env, ClipPreprocess));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("initModel", Napi::Function::New(env, InitModel));
+  exports.Set("deriveCondition", Napi::Function::New(env, DeriveCondition));
   exports.Set("parseContainer", Napi::Function::New(env, ParseContainer));
+  exports.Set("declaredContainerSize", Napi::Function::New(env, DeclaredContainerSize));
+  exports.Set("containerMaxHeaderBytes", Napi::Number::New(env, static_cast<double>(psic::kContainerMaxHeaderSize)));
+  exports.Set("defaultPixelLimit", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(psic::default_pixel_limit()));
+  }));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("cudaAvailable", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), psic::cuda_available());

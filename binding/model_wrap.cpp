@@ -3,14 +3,23 @@
 #include <cstring>
 
 #include "errors.h"
-#include "formats/safetensors.h"
-#include "models/model_loader.h"
-#include "util/atomic_file.h"
+#include "js_errors.h"
+#include "models/keys.h"
+#include "models/model_files.h"
 #include "promise_worker.h"
 
 namespace psic_binding {
 
 namespace {
+
+// A key as raw bytes (src/keys.ts validates and converts hex); absent = none.
+psic::Bytes read_key(const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(v.Env(), "key must be a Uint8Array");
+  auto a = v.As<Napi::Uint8Array>();
+  return psic::Bytes(a.Data(), a.Data() + a.ByteLength());
+}
 
 psic::CodecOptions read_options(const Napi::Value& value) {
   psic::CodecOptions o;
@@ -23,6 +32,7 @@ psic::CodecOptions read_options(const Napi::Value& value) {
     o.pixel_limit = static_cast<uint64_t>(obj.Get("pixelLimit").ToNumber().DoubleValue());
   if (obj.Has("estimate")) o.estimate_bits = obj.Get("estimate").ToBoolean().Value();
   if (obj.Has("threads") && obj.Get("threads").IsNumber()) o.threads = obj.Get("threads").ToNumber().Int32Value();
+  if (obj.Has("key")) o.key = read_key(obj.Get("key"));
   return o;
 }
 
@@ -92,7 +102,8 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                    InstanceMethod("decompress", &ModelWrap::Decompress),
                    InstanceMethod("compressBatch", &ModelWrap::CompressBatch),
                    InstanceMethod("decompressBatch", &ModelWrap::DecompressBatch), InstanceMethod("save", &ModelWrap::Save),
-                   InstanceMethod("exportEncoder", &ModelWrap::ExportEncoder)});
+                   InstanceMethod("exportEncoder", &ModelWrap::ExportEncoder),
+                   InstanceMethod("keyCondition", &ModelWrap::KeyCondition)});
 }
 
 Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
@@ -191,11 +202,13 @@ Napi::Value ModelWrap::DecompressBatch(const Napi::CallbackInfo& info) {
   auto list = info[0].As<Napi::Array>();
   std::vector<std::vector<uint8_t>> bytes;
   std::vector<std::vector<float>> conditions;
+  std::vector<psic::Bytes> keys;
   for (uint32_t i = 0; i < list.Length(); ++i) {
     if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, usage);
     auto item = list.Get(i).As<Napi::Object>();
     bytes.push_back(copy_bytes(item.Get("data"), "container"));
     conditions.push_back(read_condition(env, item.Get("condition")));
+    keys.push_back(read_key(item.Get("key")));
   }
   const psic::CodecOptions options = read_options(info[1]);
   const bool float_output = float_output_of(info[1]);
@@ -203,9 +216,9 @@ Napi::Value ModelWrap::DecompressBatch(const Napi::CallbackInfo& info) {
   auto codec = payload_;
   return PromiseWorker<std::vector<psic::DecompressResult>>::Start(
       env,
-      [codec, bytes = std::move(bytes), conditions = std::move(conditions), options, float_output, max_batch]() {
+      [codec, bytes = std::move(bytes), conditions = std::move(conditions), keys = std::move(keys), options, float_output, max_batch]() {
         std::vector<psic::ContainerView> views;
-        for (size_t i = 0; i < bytes.size(); ++i) views.push_back({bytes[i].data(), bytes[i].size(), conditions[i]});
+        for (size_t i = 0; i < bytes.size(); ++i) views.push_back({bytes[i].data(), bytes[i].size(), conditions[i], keys[i]});
         return codec->decompress_batch(views, options, float_output, max_batch);
       },
       [float_output](Napi::Env env, std::vector<psic::DecompressResult>& results) -> Napi::Value {
@@ -213,6 +226,27 @@ Napi::Value ModelWrap::DecompressBatch(const Napi::CallbackInfo& info) {
         for (uint32_t i = 0; i < results.size(); ++i) out.Set(i, decompress_result_to_js(env, results[i], float_output));
         return out;
       });
+}
+
+Napi::Value ModelWrap::KeyCondition(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1) throw Napi::TypeError::New(env, "keyCondition(key: Uint8Array)");
+  const psic::Bytes key = read_key(info[0]);
+  return guarded(env, [&]() -> Napi::Value {
+    const auto& loaded = payload_->loaded();
+    return to_typed_array<float, Napi::Float32Array>(env, psic::key_condition(loaded.model->config, loaded.model_id, key));
+  });
+}
+
+Napi::Value DeriveCondition(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[1].IsString() || !info[2].IsNumber()) throw Napi::TypeError::New(env, "deriveCondition(key, saltHex, dims)");
+  const psic::Bytes key = read_key(info[0]);
+  const std::string salt = info[1].ToString().Utf8Value();
+  const int64_t dims = info[2].As<Napi::Number>().Int64Value();
+  return guarded(env, [&]() -> Napi::Value {
+    return to_typed_array<float, Napi::Float32Array>(env, psic::derive_condition(key, salt, dims));
+  });
 }
 
 Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
@@ -234,12 +268,10 @@ Napi::Value ModelWrap::ExportEncoder(const Napi::CallbackInfo& info) {
   return PromiseWorker<bool>::Start(
       env,
       [codec, path, conditioning]() {
-        psic::CompressionModel& m = codec->model();
-        // A conditioning file names its format and carries the key salt its training used.
-        std::map<std::string, std::string> metadata;
-        if (conditioning) metadata = {{"format", "psic-conditioning"}, {"config", m.config.to_json()}, {"key_salt", m.config.key_salt}};
-        const auto bytes = psic::write_safetensors(conditioning ? psic::export_conditioning_state(m) : psic::export_encoder_state(m), metadata);
-        psic::write_file_atomic(path, bytes.data(), bytes.size());
+        if (conditioning)
+          psic::write_conditioning_file(codec->model(), path);
+        else
+          psic::write_encoder_file(codec->model(), path);
         return true;
       },
       [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
@@ -249,34 +281,16 @@ Napi::Value InitModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "initModel({architecture, N, M, conditionDim, seed, from})");
   auto o = info[0].As<Napi::Object>();
-  const std::string arch = o.Get("architecture").ToString().Utf8Value();
-  const int64_t N = o.Get("N").ToNumber().Int64Value(), M = o.Get("M").ToNumber().Int64Value();
-  const int64_t d = o.Has("conditionDim") && o.Get("conditionDim").IsNumber() ? o.Get("conditionDim").ToNumber().Int64Value() : -1;
-  const uint64_t seed = static_cast<uint64_t>(o.Get("seed").ToNumber().Int64Value());
-  const std::string from = o.Has("from") && o.Get("from").IsString() ? o.Get("from").ToString().Utf8Value() : "";
-  const std::string conditioning = o.Has("conditioning") && o.Get("conditioning").IsString() ? o.Get("conditioning").ToString().Utf8Value() : "";
+  psic::ModelInitSpec spec;
+  spec.architecture = o.Get("architecture").ToString().Utf8Value();
+  spec.N = o.Get("N").ToNumber().Int64Value();
+  spec.M = o.Get("M").ToNumber().Int64Value();
+  if (o.Has("conditionDim") && o.Get("conditionDim").IsNumber()) spec.condition_dim = o.Get("conditionDim").ToNumber().Int64Value();
+  spec.seed = static_cast<uint64_t>(o.Get("seed").ToNumber().Int64Value());
+  if (o.Has("from") && o.Get("from").IsString()) spec.from = o.Get("from").ToString().Utf8Value();
+  if (o.Has("conditioning") && o.Get("conditioning").IsString()) spec.conditioning = o.Get("conditioning").ToString().Utf8Value();
   return PromiseWorker<std::shared_ptr<psic::Codec>>::Start(
-      env,
-      [arch, N, M, d, seed, from, conditioning]() {
-        psic::LoadedModel loaded = psic::init_model(psic::ModelConfig::make(arch, N, M, d), seed);
-        if (!from.empty()) {
-          const psic::LoadedModel source = psic::load_model(from);
-          psic::import_encoder_state(*loaded.model, psic::model_state(*source.model));
-          psic::refresh(loaded);
-        }
-        if (!conditioning.empty()) {
-          const psic::SafetensorsFile file = psic::read_safetensors(conditioning);
-          auto format = file.metadata.find("format");
-          if (format == file.metadata.end() || format->second != "psic-conditioning")
-            throw psic::FormatError("'" + conditioning + "' is not a psic conditioning file (psic model export-conditioning)");
-          psic::import_conditioning_state(*loaded.model, file.tensors);
-          auto salt = file.metadata.find("key_salt");
-          if (salt != file.metadata.end() && !salt->second.empty()) loaded.model->config.set_key_salt(salt->second);
-          psic::refresh(loaded);
-        }
-        return std::make_shared<psic::Codec>(loaded);
-      },
-      &ModelWrap::FromResult);
+      env, [spec]() { return std::make_shared<psic::Codec>(psic::init_model(spec)); }, &ModelWrap::FromResult);
 }
 
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {

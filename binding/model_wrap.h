@@ -23,7 +23,11 @@ class ModelWrap : public SharedWrap<ModelWrap, psic::Codec> {
   Napi::Value DecompressBatch(const Napi::CallbackInfo& info);
   Napi::Value Save(const Napi::CallbackInfo& info);
   Napi::Value ExportEncoder(const Napi::CallbackInfo& info);
+  Napi::Value KeyCondition(const Napi::CallbackInfo& info);
 };
+
+// deriveCondition(key, saltHex, dims): Float32Array (cpp/models/keys.h).
+Napi::Value DeriveCondition(const Napi::CallbackInfo& info);
 
 // loadModel(path, device = 'cpu'): Promise<NativeModel>
 Napi::Value LoadModel(const Napi::CallbackInfo& info);

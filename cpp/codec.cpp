@@ -5,7 +5,10 @@
 #include <cmath>
 #include <map>
 
+#include <unistd.h>
+
 #include "errors.h"
+#include "models/keys.h"
 #include "util/device.h"
 #include "util/threads.h"
 
@@ -72,13 +75,29 @@ void Codec::check_image(int64_t width, int64_t height, const CodecOptions& optio
   if (width <= 0 || height <= 0) throw InputError("image dimensions must be positive");
   if (static_cast<uint64_t>(width) * static_cast<uint64_t>(height) > options.pixel_limit)
     throw LimitError("image is " + std::to_string(width) + "x" + std::to_string(height) + ", over the pixel limit of " +
-                     std::to_string(options.pixel_limit));
+                     std::to_string(options.pixel_limit) + " (raise it with the pixelLimit option or --pixel-limit)");
   if (width > 0xFFFFFF || height > 0xFFFFFF) throw LimitError("image dimensions are too large");
 }
 
+uint64_t default_pixel_limit() {
+  static const uint64_t limit = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) return kDefaultPixelLimit;
+    const uint64_t ram = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+    return std::min<uint64_t>(kDefaultPixelLimit, ram / 2 / kPeakBytesPerPixel);
+  }();
+  return limit;
+}
+
 ContainerHeader Codec::container_header(int64_t width, int64_t height, const Padding& padding,
-                                        const LatentShapes& shapes) const {
+                                        const LatentShapes& shapes, const Bytes& key) const {
   ContainerHeader h;
+  if (!key.empty()) {
+    const KeyCheck check = make_key_check(key, condition_salt(model().config, loaded_.model_id));
+    h.has_key_check = true;
+    h.key_check_salt = check.file_salt;
+    h.key_check_tag = check.tag;
+  }
   h.model_id = container_id_;
   h.height = static_cast<uint32_t>(height);
   h.width = static_cast<uint32_t>(width);
@@ -92,6 +111,7 @@ ContainerHeader Codec::container_header(int64_t width, int64_t height, const Pad
 
 CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height, const CodecOptions& options) const {
   check_image(width, height, options);
+  check_compress_key(options.key);
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads threads(call_threads(options));
   const auto t0 = Clock::now();
@@ -106,7 +126,7 @@ CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height
   LatentShapes shapes{};
   const LatentStrings strings = model().compress(x, encoder_options(options), &stages, &shapes);
   if (strings.y.size() > UINT32_MAX || strings.z.size() > UINT32_MAX) throw LimitError("bitstream too large");
-  result.container = write_container(container_header(width, height, padding, shapes), strings.z, strings.y);
+  result.container = write_container(container_header(width, height, padding, shapes, options.key), strings.z, strings.y);
   result.timings = {stages.transform_ms, stages.entropy_ms, ms_since(t0)};
   if (options.estimate_bits) result.estimated_bits = model().estimate_bits(x);
   return result;
@@ -115,6 +135,7 @@ CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height
 std::vector<CompressResult> Codec::compress_batch(const std::vector<ImageView>& images, const CodecOptions& options,
                                                   int64_t max_batch) const {
   for (const ImageView& im : images) check_image(im.width, im.height, options);
+  check_compress_key(options.key);
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads threads(call_threads(options));
   std::vector<CompressResult> results(images.size());
@@ -140,15 +161,14 @@ std::vector<CompressResult> Codec::compress_batch(const std::vector<ImageView>& 
       const int64_t r = static_cast<int64_t>(row);
       const LatentStrings strings = model().latent().compress(y.slice(0, r, r + 1).contiguous(), forward, &stages, &shapes);
       if (strings.y.size() > UINT32_MAX || strings.z.size() > UINT32_MAX) throw LimitError("bitstream too large");
-      results[i].container = write_container(container_header(images[i].width, images[i].height, paddings[i], shapes), strings.z, strings.y);
+      results[i].container = write_container(container_header(images[i].width, images[i].height, paddings[i], shapes, options.key), strings.z, strings.y);
       results[i].timings = {stages.transform_ms, stages.entropy_ms, share_ms + ms_since(ti)};
     }
   }
   return results;
 }
 
-DecodedLatents Codec::decode_latents(const uint8_t* data, size_t size, const CodecOptions& options,
-                                     StageTimings* timings) const {
+ParsedContainer Codec::parse(const uint8_t* data, size_t size, const CodecOptions& options) const {
   const ParsedContainer parsed = parse_container(data, size, options.pixel_limit);
   const ContainerHeader& h = parsed.header;
   if (h.model_id != container_id_)
@@ -157,6 +177,16 @@ DecodedLatents Codec::decode_latents(const uint8_t* data, size_t size, const Cod
   const auto& cfg = model().config;
   if (h.y_shape[0] != cfg.M || h.z_shape[0] != (cfg.has_hyperprior() ? cfg.N : 0))
     throw FormatError(".psic latent channels do not match the model");
+  return parsed;
+}
+
+DecodedLatents Codec::decode_latents(const uint8_t* data, size_t size, const CodecOptions& options,
+                                     StageTimings* timings) const {
+  return decode_parsed(parse(data, size, options), timings);
+}
+
+DecodedLatents Codec::decode_parsed(const ParsedContainer& parsed, StageTimings* timings) const {
+  const ContainerHeader& h = parsed.header;
   at::NoGradGuard no_grad;
   LatentStrings strings;
   strings.z.assign(parsed.z, parsed.z + h.z_length);
@@ -173,6 +203,25 @@ at::Tensor Codec::condition_tensor(const std::vector<float>& condition) const {
     throw KeyError("condition has " + std::to_string(condition.size()) + " values, the model expects " +
                    std::to_string(cfg.condition_dim));
   return at::tensor(condition, at::kFloat).view({1, cfg.condition_dim});
+}
+
+void Codec::check_compress_key(const Bytes& key) const {
+  if (key.empty()) return;
+  check_key(key);
+  if (model().config.condition_dim == 0)
+    throw KeyError("this model (" + model().config.architecture + ") has a single decode and takes no key");
+}
+
+at::Tensor Codec::decode_condition(const ContainerHeader& header, const std::vector<float>& condition, const Bytes& key) const {
+  if (key.empty()) return condition_tensor(condition);
+  if (!condition.empty()) throw InputError("give a key or a condition, not both");
+  if (header.has_key_check) {
+    const KeyCheck check{header.key_check_salt, header.key_check_tag};
+    check_key(key);
+    if (!key_check_matches(key, condition_salt(model().config, loaded_.model_id), check))
+      throw KeyError("wrong key: this file was compressed for another key (without a key, it decodes to the protected image)");
+  }
+  return condition_tensor(key_condition(model().config, loaded_.model_id, key));
 }
 
 DecompressResult Codec::crop_output(const at::Tensor& x_hat, const ContainerHeader& h, bool float_output) const {
@@ -196,12 +245,13 @@ DecompressResult Codec::crop_output(const at::Tensor& x_hat, const ContainerHead
 
 DecompressResult Codec::decompress(const uint8_t* data, size_t size, const CodecOptions& options,
                                    bool float_output, const std::vector<float>& condition) const {
-  const at::Tensor c = condition_tensor(condition);
+  const auto t0 = Clock::now();
+  const ParsedContainer parsed = parse(data, size, options);
+  const at::Tensor c = decode_condition(parsed.header, condition, options.key);
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads threads(call_threads(options));
-  const auto t0 = Clock::now();
   StageTimings stages;
-  const DecodedLatents latents = decode_latents(data, size, options, &stages);
+  const DecodedLatents latents = decode_parsed(parsed, &stages);
   const at::Tensor x_hat = model().decode(latents.y_hat, c, decoder_options(options), &stages);
 
   auto tp = Clock::now();
@@ -214,8 +264,14 @@ DecompressResult Codec::decompress(const uint8_t* data, size_t size, const Codec
 std::vector<DecompressResult> Codec::decompress_batch(const std::vector<ContainerView>& containers,
                                                       const CodecOptions& options, bool float_output,
                                                       int64_t max_batch) const {
+  // Every container parsed and every key checked before any decoding.
+  std::vector<ParsedContainer> parsed;
   std::vector<at::Tensor> conditions(containers.size());
-  for (size_t i = 0; i < containers.size(); ++i) conditions[i] = condition_tensor(containers[i].condition);
+  for (size_t i = 0; i < containers.size(); ++i) {
+    const Bytes& key = containers[i].key.empty() ? options.key : containers[i].key;
+    parsed.push_back(parse(containers[i].data, containers[i].size, options));
+    conditions[i] = decode_condition(parsed[i].header, containers[i].condition, key);
+  }
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads threads(call_threads(options));
   std::vector<DecodedLatents> latents;
@@ -223,7 +279,7 @@ std::vector<DecompressResult> Codec::decompress_batch(const std::vector<Containe
   std::vector<double> entropy_ms(containers.size());
   for (size_t i = 0; i < containers.size(); ++i) {
     const auto t0 = Clock::now();
-    latents.push_back(decode_latents(containers[i].data, containers[i].size, options, &stages[i]));
+    latents.push_back(decode_parsed(parsed[i], &stages[i]));
     entropy_ms[i] = ms_since(t0);
   }
   // One synthesis per run of equal latent shape; each row keeps its own condition.

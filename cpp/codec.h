@@ -6,10 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "crypto/primitives.h"
 #include "formats/container.h"
 #include "models/model_loader.h"
 
 namespace psic {
+
+// Peak memory of a decode (the larger of encode and decode) per image pixel, measured on the
+// N=128/M=192 models (docs/benchmarks.md, "Memory"); the default pixel limit follows from it.
+constexpr uint64_t kPeakBytesPerPixel = 500;
+// The default pixel limit: as many pixels as half of this machine's RAM decodes, at most
+// sharp's default (0x3FFF²). Options and the CLI's --pixel-limit raise or lower it.
+uint64_t default_pixel_limit();
 
 struct CodecOptions {
   // compat: CompressAI's op sequence (bit-exact with it at one thread).
@@ -17,11 +25,15 @@ struct CodecOptions {
   bool fast = true;
   // Decoder synthesis override for benchmarks: -1 = per path, 0 = ConvTranspose2d, 1 = sub-pixel.
   int subpixel = -1;
-  uint64_t pixel_limit = kDefaultPixelLimit;
+  uint64_t pixel_limit = default_pixel_limit();
   bool estimate_bits = false;
   // Intra-op threads for this call; 0 = the process-wide count. Batches run several calls at
   // once, each with its share of the cores (with OpenMP the count is per calling thread).
   int threads = 0;
+  // The owner's key (PSIC models). compress: writes a key check into the container, so that a
+  // wrong key is detected at decode. decompress: the full decode, after the container's key
+  // check (when it has one) accepts the key: otherwise KeyError.
+  Bytes key;
 };
 
 struct Timings {
@@ -48,11 +60,13 @@ struct ImageView {
   int64_t width, height;
 };
 
-// One container of a batch, borrowed, with its decode's condition (empty = protected).
+// One container of a batch, borrowed, with its decode's condition or key (both empty =
+// protected; a key as CodecOptions::key).
 struct ContainerView {
   const uint8_t* data;
   size_t size;
   std::vector<float> condition;
+  Bytes key;
 };
 
 // A container's entropy-decoded latents: what every decode of it synthesizes from.
@@ -70,8 +84,8 @@ class Codec {
 
   // rgb: HWC, 3 channels, uint8.
   CompressResult compress(const uint8_t* rgb, int64_t width, int64_t height, const CodecOptions& options) const;
-  // condition: the d values of a PSIC model's condition (from the user's key); empty = the
-  // protected decode (and ignored by unconditional models).
+  // condition: the d values of a PSIC model's condition (research, the key search); empty = the
+  // protected decode unless options.key is set (and ignored by unconditional models).
   DecompressResult decompress(const uint8_t* data, size_t size, const CodecOptions& options, bool float_output,
                               const std::vector<float>& condition = {}) const;
 
@@ -97,8 +111,13 @@ class Codec {
  private:
   void check_image(int64_t width, int64_t height, const CodecOptions& options) const;
   at::Tensor condition_tensor(const std::vector<float>& condition) const;
+  // The decode's condition: a raw one, or the key's after the container's key check.
+  at::Tensor decode_condition(const ContainerHeader& header, const std::vector<float>& condition, const Bytes& key) const;
+  ParsedContainer parse(const uint8_t* data, size_t size, const CodecOptions& options) const;
+  DecodedLatents decode_parsed(const ParsedContainer& parsed, StageTimings* timings) const;
   ContainerHeader container_header(int64_t width, int64_t height, const Padding& padding,
-                                   const LatentShapes& shapes) const;
+                                   const LatentShapes& shapes, const Bytes& key) const;
+  void check_compress_key(const Bytes& key) const;
   DecompressResult crop_output(const at::Tensor& x_hat, const ContainerHeader& h, bool float_output) const;
 
   LoadedModel loaded_;

@@ -105,3 +105,12 @@ export async function nativeCall<T>(work: () => Promise<T> | T): Promise<T> {
     throw fromNative(err);
   }
 }
+
+/** Runs a synchronous native call and rethrows its failure as a typed error. */
+export function nativeCallSync<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}

@@ -18,7 +18,7 @@ export {
   PsicModelMismatchError,
   PsicWeightsError,
 } from './errors.js';
-export { DEFAULT_PIXEL_LIMIT, encodePng, readImage, writePng } from './io/image-io.js';
+export { defaultPixelLimit, encodePng, readImage, writePng } from './io/image-io.js';
 export type { ImageInput, RawImage, RgbImage } from './io/image-io.js';
 export { bpp, psnr } from './evaluate/metrics.js';
 export { MS_SSIM_MIN_SIDE, SsimReference, msSsim, msSsimDb, ssim } from './evaluate/msssim.js';

@@ -1,15 +1,16 @@
-// User keys and the conditions derived from them. The full decode of a PSIC model is unlocked
-// by a secret key: HKDF-SHA256(key, salt = the model id, info = "psic/condition/v1") gives d
-// values in [-1, 1]. Without a key the decoder uses the model's public protected condition.
+// User keys: parsing, generation and key files. What psic derives from a key (the full decode's
+// condition, the container's key check, the training salt) is derived in C++, in one place:
+// cpp/models/keys.h documents every derivation. Without a key the decoder uses the model's
+// public protected condition.
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 
 import { writeFileAtomic } from './io/atomic-write.js';
-import { PsicKeyError } from './errors.js';
+import { PsicKeyError, nativeCallSync } from './errors.js';
+import { native } from './native.js';
 
 export const KEY_BYTES = 32;
 const MIN_KEY_BYTES = 16;
-const CONDITION_INFO = 'psic/condition/v1';
 
 /** A user key: raw bytes, or a hex string of at least 32 hex digits (16 bytes). */
 export type Key = Uint8Array | string;
@@ -32,17 +33,15 @@ export function keyBytes(key: Key): Uint8Array {
 }
 
 /**
- * The full-decode condition for a key: d values in [-1, 1], from HKDF-SHA256 with the model id
- * as salt, so one key gives unrelated conditions on different models.
+ * The full-decode condition for a key: d values in [-1, 1] from HKDF-SHA256 with the salt
+ * (a model's key salt, else its id), so one key gives unrelated conditions on different models.
+ * Derived in C++ (cpp/models/keys.h), the one home of key derivation.
  */
-export function deriveCondition(key: Key, modelId: string, dims: number): Float32Array {
-  if (!/^[0-9a-f]{32}$/.test(modelId)) throw new PsicKeyError(`invalid model id or key salt '${modelId}'`);
+export function deriveCondition(key: Key, salt: string, dims: number): Float32Array {
+  if (!/^[0-9a-f]{32}$/.test(salt)) throw new PsicKeyError(`invalid model id or key salt '${salt}'`);
   if (!Number.isInteger(dims) || dims < 1) throw new PsicKeyError(`condition size must be a positive integer`);
-  const okm = hkdfSha256(keyBytes(key), Buffer.from(modelId, 'hex'), CONDITION_INFO, 4 * dims);
-  const view = new DataView(okm.buffer, okm.byteOffset, okm.byteLength);
-  const out = new Float32Array(dims);
-  for (let i = 0; i < dims; i++) out[i] = (view.getUint32(4 * i, false) / 0xffffffff) * 2 - 1;
-  return out;
+  const bytes = keyBytes(key);
+  return nativeCallSync(() => native().deriveCondition(bytes, salt, dims));
 }
 
 /** A fresh random 256-bit key. */

@@ -58,6 +58,8 @@ export interface NativeCodecOptions {
   pixelLimit: number;
   /** Also compute the model's estimated bits (-log2 likelihoods); costs extra time. */
   estimate?: boolean;
+  /** The owner's key bytes: compress writes a key check; decompress checks it and decodes full. */
+  key?: Uint8Array;
   /** Only for decompress on PSIC models: the condition vector (conditionDim values); absent = protected. */
   condition?: Float32Array;
   /** Intra-op threads for this call; absent = the process setting. */
@@ -75,6 +77,8 @@ export interface NativeContainerHeader {
   headerBytes: number;
   totalBytes: number;
   checksum: number;
+  /** Version 2: the file carries a key check (compressed with the owner's key). */
+  keyCheck: boolean;
   /** Byte offset and length of each entropy-coded string inside the container. */
   strings: { name: 'z' | 'y'; offset: number; length: number }[];
 }
@@ -92,7 +96,9 @@ export interface NativeModel {
   decompress(container: Uint8Array, opts: NativeCodecOptions): Promise<NativeDecompressResult>;
   /** One transform forward per group of equal-size images (at most maxBatch); results in input order. */
   compressBatch(images: { rgb: Uint8Array; width: number; height: number }[], opts: NativeCodecOptions, maxBatch: number): Promise<NativeCompressResult[]>;
-  decompressBatch(containers: { data: Uint8Array; condition?: Float32Array }[], opts: NativeCodecOptions, maxBatch: number): Promise<NativeDecompressResult[]>;
+  decompressBatch(containers: { data: Uint8Array; condition?: Float32Array; key?: Uint8Array }[], opts: NativeCodecOptions, maxBatch: number): Promise<NativeDecompressResult[]>;
+  /** The full-decode condition a key unlocks on this model (cpp/models/keys.h). */
+  keyCondition(key: Uint8Array): Float32Array;
   /** Write the model as a psic model file (safetensors + JSON config). */
   save(path: string): Promise<void>;
   /** Write the CompressAI-compatible encoder side (g_a, h_a, h_s, entropy models) as a safetensors state_dict. */
@@ -251,6 +257,13 @@ export interface NativeAddon {
   initModel(options: NativeInitOptions): Promise<NativeModel>;
   /** Parses and verifies a container header and checksum. Throws PsicFormatError / PsicLimitError. */
   parseContainer(bytes: Uint8Array, pixelLimit: number): NativeContainerHeader;
+  /** The container size its first bytes declare (at least containerMaxHeaderBytes of them, or the whole file). */
+  declaredContainerSize(head: Uint8Array): number;
+  containerMaxHeaderBytes: number;
+  /** The default pixel limit: what half of this machine's RAM decodes (cpp/codec.h). */
+  defaultPixelLimit(): number;
+  /** HKDF-SHA256(key, salt, "psic/condition/v1") mapped to dims values in [-1, 1] (cpp/models/keys.h). */
+  deriveCondition(key: Uint8Array, saltHex: string, dims: number): Float32Array;
   /** Sets LibTorch intra-op threads for this process. */
   setThreads(threads: number): void;
   getThreads(): number;
@@ -264,7 +277,8 @@ export interface NativeAddon {
 /** Error thrown by the addon: a plain Error whose `code` names the psic error class. */
 export interface NativeError extends Error {
   code: 'PsicError' | 'PsicFormatError' | 'PsicModelMismatchError' | 'PsicLimitError' | 'PsicInputError' |
-    'PsicWeightsError' | 'PsicKeyError' | 'PsicDistributedError' | 'PsicDeviceError';
+    'PsicWeightsError' | 'PsicKeyError' | 'PsicDistributedError' | 'PsicDeviceError' | 'PsicConfigError' | 'PsicIoError' |
+    'PsicIntegrityError';
 }
 
 let cached: NativeAddon | undefined;

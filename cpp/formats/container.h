@@ -1,18 +1,26 @@
-// The .psic container: one bitstream per image.
+// The .psic container: one bitstream per image (docs/container.md is the full spec).
 //
 //   offset size  field (little-endian)
 //   0      4     magic "PSIC"
-//   4      2     format version (1)
-//   6      2     header size (76)
+//   4      2     format version: 1, or 2 when the file carries a key check
+//   6      2     header size (76 in version 1, 108 in version 2)
 //   8      16    model id (first 16 bytes of the model's SHA-256 id)
 //   24     4+4   original height, width
 //   32     2x4   padding left, right, top, bottom (centered, to a multiple of 64)
 //   40     4x3   y shape C, h, w
 //   52     4x3   z shape C, h, w
 //   64     4+4   z string length, y string length
+//   version 1:
 //   72     4     CRC-32 over bytes [0, 72) and the payload
 //   76     ...   z string, then y string
+//   version 2 (compressed with the owner's key; cpp/models/keys.h):
+//   72     16    key check: file salt
+//   88     16    key check: tag
+//   104    4     CRC-32 over bytes [0, 104) and the payload
+//   108    ...   z string, then y string
 //
+// Files without a key check are written as version 1, byte for byte as before, so every reader
+// of version 1 still reads them.
 // Parsing checks everything before anything is allocated from the header's numbers.
 #pragma once
 #include <array>
@@ -23,7 +31,10 @@
 namespace psic {
 
 constexpr uint16_t kContainerVersion = 1;
+constexpr uint16_t kContainerVersionKeyCheck = 2;
 constexpr size_t kContainerHeaderSize = 76;
+constexpr size_t kContainerHeaderSizeKeyCheck = 108;
+constexpr size_t kContainerMaxHeaderSize = kContainerHeaderSizeKeyCheck;
 constexpr uint64_t kDefaultPixelLimit = 268402689;  // sharp's default limitInputPixels (0x3FFF * 0x3FFF)
 
 struct Padding {
@@ -41,6 +52,9 @@ struct ContainerHeader {
   std::array<uint32_t, 3> y_shape{}, z_shape{};
   uint32_t z_length = 0, y_length = 0;
   uint32_t checksum = 0;
+  // Version 2: the key check compress wrote for the owner's key.
+  bool has_key_check = false;
+  std::array<uint8_t, 16> key_check_salt{}, key_check_tag{};
 };
 
 std::vector<uint8_t> write_container(ContainerHeader header, const std::vector<uint8_t>& z_string,
@@ -55,6 +69,11 @@ struct ParsedContainer {
 // Throws FormatError (bad magic, version, sizes, checksum, inconsistent shapes) or
 // LimitError (more pixels than pixel_limit).
 ParsedContainer parse_container(const uint8_t* data, size_t size, uint64_t pixel_limit = kDefaultPixelLimit);
+
+// The whole container's size as its header declares it (header + strings), from its first bytes
+// (at least kContainerMaxHeaderSize, or the whole file when shorter): so a reader can check a
+// file's size, then read exactly that much. Throws FormatError for a foreign or truncated head.
+uint64_t declared_container_size(const uint8_t* head, size_t size);
 
 std::string model_id_hex(const std::array<uint8_t, 16>& id);
 

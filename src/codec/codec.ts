@@ -4,10 +4,11 @@ import { availableParallelism } from 'node:os';
 import { readFile, stat } from 'node:fs/promises';
 
 import { type BatchItem, type BatchIterateOptions, type BatchOptions, type BatchPlan, MicroBatcher, collectBatch, planBatch, runBatch } from './batch.js';
-import { PsicDeviceError, PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall } from '../errors.js';
-import { DEFAULT_PIXEL_LIMIT, type ImageInput, type RgbImage, encodePng, readImage, validatePixelLimit } from '../io/image-io.js';
-import { type Key, deriveCondition } from '../keys.js';
+import { PsicDeviceError, PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall, nativeCallSync } from '../errors.js';
+import { defaultPixelLimit, type ImageInput, type RgbImage, encodePng, readImage, validatePixelLimit } from '../io/image-io.js';
+import { type Key, keyBytes } from '../keys.js';
 import { bpp } from '../evaluate/metrics.js';
+import { readContainerFile } from './container-file.js';
 import {
   type NativeContainerHeader,
   type NativeModel,
@@ -62,6 +63,12 @@ export interface DecompressOptions {
 }
 
 export interface CompressOptions {
+  /**
+   * The owner's key (PSIC models): stored as a key check (a salted HMAC tag, nothing of the key
+   * itself), so that decompressing with a wrong key fails with PsicKeyError instead of giving a
+   * plausible image. The bitstream is the same with or without it.
+   */
+  key?: Key;
   /** Also compute the model's estimated bpp (default true for compressWithStats; costs time). */
   estimate?: boolean;
   /** LibTorch intra-op threads for this call (default: the process setting). */
@@ -144,13 +151,6 @@ function callThreads(value: unknown): number | undefined {
   return value;
 }
 
-async function readContainerFile(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new PsicInputError(`cannot read '${path}': ${(err as Error).message}`);
-  }
-}
 
 function toBytes(input: unknown, what: string): Uint8Array {
   if (input instanceof Uint8Array) return input;
@@ -174,7 +174,7 @@ export class Codec {
     if (computePath !== 'fast' && computePath !== 'compat') {
       throw new PsicInputError(`path must be 'fast' or 'compat', got ${String(computePath)}`);
     }
-    const pixelLimit = validatePixelLimit(options.pixelLimit ?? DEFAULT_PIXEL_LIMIT);
+    const pixelLimit = validatePixelLimit(options.pixelLimit ?? defaultPixelLimit());
     const threads = resolveThreads(options.threads);
     const device = validateDevice(options.device);
     try {
@@ -210,13 +210,14 @@ export class Codec {
   get source(): 'psic' | 'compressai' { return this.modelInfo.source; }
 
   /** Compresses an image (path, encoded Buffer, or raw pixels) into a .psic container. */
-  async compress(input: ImageInput, options: { threads?: number } = {}): Promise<Uint8Array> {
-    return (await this.compressWithStats(input, { estimate: false, threads: options.threads })).container;
+  async compress(input: ImageInput, options: Omit<CompressOptions, 'estimate'> = {}): Promise<Uint8Array> {
+    return (await this.compressWithStats(input, { ...options, estimate: false })).container;
   }
 
   /** Compresses and reports rate figures and timings. */
   async compressWithStats(input: ImageInput, options: CompressOptions = {}): Promise<CompressStats> {
     const threads = callThreads(options.threads);
+    const key = this.ownerKey(options.key);
     const image = await readImage(input, { pixelLimit: this.pixelLimit });
     const result = await nativeCall(() =>
       this.model.compress(image.data, image.width, image.height, {
@@ -224,6 +225,7 @@ export class Codec {
         pixelLimit: this.pixelLimit,
         estimate: options.estimate ?? true,
         threads,
+        key,
       }),
     );
     const header = native().parseContainer(result.container, this.pixelLimit);
@@ -256,15 +258,17 @@ export class Codec {
     if (output !== 'uint8' && output !== 'float32') throw new PsicInputError(`output must be 'uint8' or 'float32'`);
     checkSynthesis(options.synthesis);
     const threads = callThreads(options.threads);
-    let condition = options.key === undefined ? undefined : this.conditionFor(options.key);
+    let key = this.ownerKey(options.key);
+    let condition: Float32Array | undefined;
     if (options.condition !== undefined) {
       if (!(options.condition instanceof Float32Array) || options.condition.length !== this.conditionDim || this.conditionDim === 0) {
         throw new PsicKeyError(`condition must be a Float32Array of the model's ${this.conditionDim} values`);
       }
       condition = options.condition;
+      key = undefined;
     }
     const r = await nativeCall(() =>
-      this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis, condition, threads }),
+      this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis, condition, key, threads }),
     );
     return { image: { data: r.data, width: r.width, height: r.height, channels: 3 }, timings: r.timings };
   }
@@ -307,20 +311,19 @@ export class Codec {
     options: BatchIterateOptions & Omit<DecompressOptions, 'threads'> = {},
   ): AsyncGenerator<BatchItem<DecodedImage>, void, undefined> {
     const plan = this.planBatch(options);
-    const { key, output, synthesis } = options;
+    const { output, synthesis } = options;
     // Checked once, before any job: a bad key or option is misuse, not a per-item failure.
-    if (key !== undefined) this.conditionFor(key);
+    const key = this.ownerKey(options.key);
     if (output !== undefined && output !== 'uint8' && output !== 'float32') throw new PsicInputError(`output must be 'uint8' or 'float32'`);
     const readBytes = async (input: ContainerInput) => (typeof input === 'string' ? readContainerFile(input) : input);
     if (plan.batchSize === 1) {
       return runBatch(inputs, async (input) => (await this.decompressWithTimings(await readBytes(input), { key, output, synthesis, threads: plan.threadsPerJob })).image, plan, options);
     }
     checkSynthesis(synthesis);
-    const condition = key === undefined ? undefined : this.conditionFor(key);
-    const opts = { path: this.path, pixelLimit: this.pixelLimit, output: output ?? 'uint8', synthesis, condition, threads: plan.threadsPerJob } as const;
+    const opts = { path: this.path, pixelLimit: this.pixelLimit, output: output ?? 'uint8', synthesis, key, threads: plan.threadsPerJob } as const;
     const toImage = (r: { data: Uint8Array | Float32Array; width: number; height: number }): DecodedImage => ({ data: r.data, width: r.width, height: r.height, channels: 3 });
     const batcher = new MicroBatcher<Uint8Array, DecodedImage>(
-      async (containers) => (await nativeCall(() => this.model.decompressBatch(containers.map((data) => ({ data, condition })), opts, plan.batchSize))).map(toImage),
+      async (containers) => (await nativeCall(() => this.model.decompressBatch(containers.map((data) => ({ data })), opts, plan.batchSize))).map(toImage),
       async (data) => toImage(await nativeCall(() => this.model.decompress(data, opts))),
       plan.batchSize,
     );
@@ -351,10 +354,16 @@ export class Codec {
    * any key selects its full version, beta = 0.
    */
   conditionFor(key: Key): Float32Array {
+    const bytes = this.ownerKey(key)!;
+    return nativeCallSync(() => this.model.keyCondition(bytes));
+  }
+
+  /** A key's bytes, checked against this model (which must take one); undefined stays undefined. */
+  private ownerKey(key: Key | undefined): Uint8Array | undefined {
+    if (key === undefined) return undefined;
+    const bytes = keyBytes(key);
     if (this.conditionDim === 0) throw new PsicKeyError(`model ${this.modelId} (${this.architecture}) has a single decode and takes no key`);
-    if (this.architecture === 'reference') return new Float32Array([0]);
-    // A model trained for a key carries the salt its training used (stable across weight updates).
-    return deriveCondition(key, this.config.key_salt ?? this.modelId, this.conditionDim);
+    return bytes;
   }
 
   /** Writes the CompressAI-compatible encoder side (g_a, h_a, h_s, entropy models) as a safetensors state_dict. */
@@ -394,7 +403,7 @@ export class Codec {
       threadsSet = true;
     }
     const model = await nativeCall(() => addon.initModel({ ...options, seed }));
-    return new Codec(model, model.info(), loadOptions.path ?? 'fast', validatePixelLimit(loadOptions.pixelLimit ?? DEFAULT_PIXEL_LIMIT));
+    return new Codec(model, model.info(), loadOptions.path ?? 'fast', validatePixelLimit(loadOptions.pixelLimit ?? defaultPixelLimit()));
   }
 
   /** Saves the model as a psic model file (safetensors + JSON config), atomically. */
@@ -406,7 +415,7 @@ export class Codec {
   /** Reads a container's header (checked, checksum included) without a model. */
   static inspect(bytes: Uint8Array | ArrayBuffer, options: { pixelLimit?: number } = {}): ContainerInfo {
     const data = toBytes(bytes, 'container');
-    const limit = validatePixelLimit(options.pixelLimit ?? DEFAULT_PIXEL_LIMIT);
+    const limit = validatePixelLimit(options.pixelLimit ?? defaultPixelLimit());
     let header: NativeContainerHeader;
     try {
       header = native().parseContainer(data, limit);

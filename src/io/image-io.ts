@@ -5,9 +5,16 @@ import sharp from 'sharp';
 
 import { writeFileAtomic } from './atomic-write.js';
 import { PsicInputError, PsicLimitError } from '../errors.js';
+import { native } from '../native.js';
 
-/** sharp's default limitInputPixels: 0x3FFF * 0x3FFF. */
-export const DEFAULT_PIXEL_LIMIT = 268402689;
+/**
+ * The default pixel limit: as many pixels as half of this machine's RAM can decode, at the peak
+ * memory per pixel measured for decoding (cpp/codec.h, docs/benchmarks.md), and at most sharp's
+ * default (0x3FFF²). Raise it with `pixelLimit` (API) or `--pixel-limit` (CLI).
+ */
+export function defaultPixelLimit(): number {
+  return native().defaultPixelLimit();
+}
 
 /** Raw pixels: uint8, HWC, 1 (grey), 3 (RGB) or 4 (RGBA) channels. */
 export interface RawImage {
@@ -40,7 +47,7 @@ function checkDimension(name: string, value: unknown): number {
 
 export function checkPixelLimit(width: number, height: number, pixelLimit: number): void {
   if (width * height > pixelLimit) {
-    throw new PsicLimitError(`image is ${width}x${height}, over the pixel limit of ${pixelLimit}`);
+    throw new PsicLimitError(`image is ${width}x${height}, over the pixel limit of ${pixelLimit} (raise it with the pixelLimit option or --pixel-limit)`);
   }
 }
 
@@ -71,7 +78,7 @@ async function decode(pipeline: sharp.Sharp, what: string): Promise<RgbImage> {
 
 /** Reads any supported input into RGB pixels. */
 export async function readImage(input: ImageInput, options: { pixelLimit?: number } = {}): Promise<RgbImage> {
-  const pixelLimit = validatePixelLimit(options.pixelLimit ?? DEFAULT_PIXEL_LIMIT);
+  const pixelLimit = validatePixelLimit(options.pixelLimit ?? defaultPixelLimit());
   if (typeof input === 'string') {
     let bytes: Buffer;
     try {
