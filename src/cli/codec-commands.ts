@@ -1,8 +1,7 @@
 // psic compress / decompress / info.
-import { readFile } from 'node:fs/promises';
-
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { Codec, type CodecLoadOptions, type Device } from '../codec/codec.js';
+import { readContainerFile } from '../codec/container-file.js';
 import { PsicInputError } from '../errors.js';
 import { writePng } from '../io/image-io.js';
 import { type Key, readKeyFile } from '../keys.js';
@@ -14,19 +13,38 @@ export const common = {
   compat: { type: 'boolean' },
   threads: { type: 'string' },
   device: { type: 'string' },
+  'pixel-limit': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
 /** Codec.load's options from the shared flags (--compat, --threads, --device). */
-export function loadOptionsOf(values: { compat?: boolean; threads?: string; device?: string }): CodecLoadOptions {
-  return { path: values.compat ? 'compat' : 'fast', threads: threadsOption(values.threads), device: values.device as Device | undefined };
+export function loadOptionsOf(values: { compat?: boolean; threads?: string; device?: string; 'pixel-limit'?: string }): CodecLoadOptions {
+  return {
+    path: values.compat ? 'compat' : 'fast',
+    threads: threadsOption(values.threads),
+    device: values.device as Device | undefined,
+    pixelLimit: pixelLimitOption(values['pixel-limit']),
+  };
 }
 
-const COMPRESS_HELP = `Usage: psic compress IN -o OUT.psic --model M [--compat] [--threads N] [--device D] [--json]
+/** --pixel-limit N: the most pixels an image or container may have (default: from this machine's RAM). */
+export function pixelLimitOption(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--pixel-limit must be a positive integer, got ${String(value)}`);
+  return n;
+}
+
+const COMPRESS_HELP = `Usage: psic compress IN -o OUT.psic --model M [--key-file F | --key K] [--compat] [--threads N] [--device D] [--json]
 
 Compresses an image (PNG, JPEG, WebP, AVIF, TIFF...) into a .psic container.
   --model, -m   model file: a psic .safetensors model or a CompressAI .pth/.pth.tar checkpoint
   --output, -o  output .psic path (written atomically)
+  --key-file F, --key K
+                the owner's key (PSIC models): the container gets a key check, so that a
+                decompress with a wrong key fails instead of giving a plausible image
+  --pixel-limit N
+                the most pixels an image may have (default: what half of this machine's RAM decodes)
   --compat      CompressAI's exact op sequence (with PSIC_THREADS=1: byte-identical to CompressAI)
   --threads     LibTorch threads (default PSIC_THREADS, else all cores)
   --device D    where the transforms run: cpu (default), cuda, cuda:N (a CUDA build of psic);
@@ -40,6 +58,8 @@ Decompresses a .psic container to a PNG. The model must be the one that made the
 With a PSIC model, the decode is the protected one unless the owner's key is given:
   --key-file F  a key file from 'psic keygen'
   --key K       the key as hex
+A container compressed with the key carries a key check: a wrong key then fails (exit 1, no
+output file). --pixel-limit N raises or lowers the most pixels a container may have.
 `;
 
 const INFO_HELP = `Usage: psic info IN.psic [--json]
@@ -64,26 +84,22 @@ export async function keyOption(values: Record<string, unknown>): Promise<Key | 
   return values.key as string | undefined;
 }
 
-export async function readContainer(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new PsicInputError(`cannot read '${path}': ${(err as Error).message}`);
-  }
-}
+/** A .psic file, read only as far as its header declares (a regular file, checked size). */
+export const readContainer = readContainerFile;
 
 export async function compressCommand(argv: string[]): Promise<void> {
-  const args = parse(argv, common, COMPRESS_HELP);
+  const args = parse(argv, { ...common, ...keyOptions }, COMPRESS_HELP);
   if (!args) return;
+  const key = await keyOption(args.values);
   const input = onePositional(args.positionals, 'input image');
   const output = requireString(args.values.output, '-o OUT.psic');
   const model = requireString(args.values.model, '--model M');
   const codec = await Codec.load(model, loadOptionsOf(args.values));
-  const stats = await codec.compressWithStats(input, { estimate: false });
+  const stats = await codec.compressWithStats(input, { estimate: false, key });
   await writeFileAtomic(output, stats.container);
   if (args.values.json) {
     const { container, ...rest } = stats;
-    process.stdout.write(`${JSON.stringify({ input, output, bytes: container.length, modelId: codec.modelId, ...rest })}\n`);
+    process.stdout.write(`${JSON.stringify({ input, output, bytes: container.length, modelId: codec.modelId, keyCheck: key !== undefined, ...rest })}\n`);
   } else {
     process.stdout.write(`${output}: ${stats.width}x${stats.height}, ${stats.container.length} bytes, ${stats.bpp.toFixed(4)} bpp\n`);
   }
@@ -125,6 +141,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
       `image        ${info.width}x${info.height}, padding l${p.left} r${p.right} t${p.top} b${p.bottom}`,
       `latents      y ${info.yShape.join('x')}, z ${info.zShape.join('x')}`,
       ...info.strings.map((s) => `string ${s.name}     ${s.bytes} bytes, sha256 ${s.sha256}`),
+      `key check    ${info.keyCheck ? 'yes (a wrong key is refused)' : 'no'}`,
       `checksum     ${info.checksum.toString(16).padStart(8, '0')} (CRC-32, verified)`,
     ].join('\n') + '\n',
   );
