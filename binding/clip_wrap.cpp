@@ -151,23 +151,42 @@ Napi::Value LoadClip(const Napi::CallbackInfo& info) {
       &ClipWrap::FromResult);
 }
 
+// clipPreprocess(images: {rgb, width, height}[], resolution): [N, 3, R, R] in one worker, so a
+// batch crosses into C++ once.
 Napi::Value ClipPreprocess(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    throw Napi::TypeError::New(env, "clipPreprocess(rgb: Uint8Array, width, height, resolution)");
-  auto rgb = copy_bytes(info[0], "rgb");
-  const int64_t w = info[1].ToNumber().Int64Value(), h = info[2].ToNumber().Int64Value(), r = info[3].ToNumber().Int64Value();
-  if (w <= 0 || h <= 0 || r <= 0 || rgb.size() != static_cast<size_t>(w * h * 3))
-    throw Napi::TypeError::New(env, "rgb must hold width * height * 3 bytes");
+  const char* usage = "clipPreprocess(images: {rgb: Uint8Array, width, height}[], resolution)";
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsNumber()) throw Napi::TypeError::New(env, usage);
+  auto list = info[0].As<Napi::Array>();
+  const int64_t r = info[1].ToNumber().Int64Value();
+  if (r <= 0) throw Napi::TypeError::New(env, "resolution must be positive");
+  struct Image {
+    std::vector<uint8_t> rgb;
+    int64_t w, h;
+  };
+  std::vector<Image> images;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, usage);
+    auto item = list.Get(i).As<Napi::Object>();
+    Image im{copy_bytes(item.Get("rgb"), "rgb"), item.Get("width").ToNumber().Int64Value(), item.Get("height").ToNumber().Int64Value()};
+    if (im.w <= 0 || im.h <= 0 || im.rgb.size() != static_cast<size_t>(im.w * im.h * 3))
+      throw Napi::TypeError::New(env, "rgb must hold width * height * 3 bytes");
+    images.push_back(std::move(im));
+  }
   return PromiseWorker<std::vector<float>>::Start(
       env,
-      [rgb = std::move(rgb), w, h, r]() {
-        const at::Tensor x = psic::clip_preprocess_image(rgb.data(), w, h, r).contiguous();
-        return std::vector<float>(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+      [images = std::move(images), r]() {
+        std::vector<float> out;
+        out.reserve(images.size() * 3 * static_cast<size_t>(r * r));
+        for (const Image& im : images) {
+          const at::Tensor x = psic::clip_preprocess_image(im.rgb.data(), im.w, im.h, r).contiguous();
+          out.insert(out.end(), x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+        }
+        return out;
       },
       [](Napi::Env env, std::vector<float>& v) -> Napi::Value {
         auto out = Napi::Float32Array::New(env, v.size());
-        std::memcpy(out.Data(), v.data(), v.size() * sizeof(float));
+        if (!v.empty()) std::memcpy(out.Data(), v.data(), v.size() * sizeof(float));
         return out;
       });
 }

@@ -12,9 +12,10 @@
 
 namespace psic {
 
-// Peak memory of a decode (the larger of encode and decode) per image pixel, measured on the
-// N=128/M=192 models (docs/benchmarks.md, "Memory"); the default pixel limit follows from it.
-constexpr uint64_t kPeakBytesPerPixel = 500;
+// Peak memory per image pixel of a decode (the costlier of the two: encode ≈ 400), measured on
+// the N=128/M=192 models at 9.4 MP: 540 bytes (`node --import tsx benchmarks/peak-memory.ts`,
+// docs/benchmarks.md "Memory"), plus a margin. The default pixel limit follows from it.
+constexpr uint64_t kPeakBytesPerPixel = 560;
 // The default pixel limit: as many pixels as half of this machine's RAM decodes, at most
 // sharp's default (0x3FFF²). Options and the CLI's --pixel-limit raise or lower it.
 uint64_t default_pixel_limit();

@@ -249,7 +249,7 @@ export interface NativeAddon {
   /** CLIP's tokenizer: [texts.length × contextLength] ids. */
   clipTokenize(vocabPath: string, texts: string[], contextLength: number, truncate: boolean): Int32Array;
   /** OpenAI's _transform(resolution) of RGB pixels (HWC): [3, R, R] normalized. */
-  clipPreprocess(rgb: Uint8Array, width: number, height: number, resolution: number): Promise<Float32Array>;
+  clipPreprocess(images: { rgb: Uint8Array; width: number; height: number }[], resolution: number): Promise<Float32Array>;
   /** Loads a psic model file (.safetensors) or a CompressAI state_dict (.pth/.pth.tar). */
   loadModel(path: string, device?: string): Promise<NativeModel>;
   /** Whether this build is a CUDA one and sees a GPU. */

@@ -102,7 +102,7 @@ t.test('container files are read only as far as their header declares', needsBot
 });
 
 t.test('the default pixel limit follows from RAM; a container over the limit fails before decoding', needsBoth, async (t) => {
-  const expected = Math.min(268402689, Math.floor(totalmem() / 2 / 500));
+  const expected = Math.min(268402689, Math.floor(totalmem() / 2 / 560));
   t.equal(defaultPixelLimit(), expected);
   const codec = await Codec.load(join(fixtures(), 'tiny-N16-M24.pth.tar'), { pixelLimit: 200 * 130 - 1 });
   const container = readFileSync(join(fixtures(), 'inputs', 'k19-200x130.png'));

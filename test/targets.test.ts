@@ -113,3 +113,26 @@ t.test('CLIP behind the same interface', needsBoth, async (t) => {
   const probs = Array.from(p.heads[1].values);
   t.ok(probs.every((v, i) => Math.abs(v - zs.probs[i]) < 1e-4), `zero-shot probabilities = Clip.zeroShot (${probs} vs ${zs.probs})`);
 });
+
+t.test('predictMany batches runs of equal-size images and equals predict one by one', needsHumanModels, async (t) => {
+  const face = await readImage(faceImage());
+  const scene = await readImage(sceneImage());
+  const flipped = { ...face, data: Uint8Array.from(face.data).reverse() };
+  const images = [face, flipped, face, scene, flipped].map((im) => ({ ...im, channels: 3 as const }));
+  for (const name of ['gender', 'centernet']) {
+    const target = await TargetModel.load(`human:${name}`);
+    let ticks = 0;
+    const many = await target.predictMany(images, { batchSize: 2, onImage: () => ticks++ });
+    t.equal(ticks, images.length, `${name}: one progress tick per image`);
+    t.equal(many.length, images.length);
+    for (const [i, im] of images.entries()) {
+      const one = await target.predict(im);
+      for (const [h, head] of one.heads.entries()) {
+        const err = Math.max(...head.values.map((v, j) => Math.abs(v - many[i].heads[h].values[j])));
+        t.ok(err < 1e-4, `${name} image ${i} head ${head.name}: max error ${err}`);
+        t.equal(many[i].heads[h].top?.index, head.top?.index);
+      }
+      if (one.detections) t.same(many[i].detections!.slice(0, 3).map((d) => d.classIndex), one.detections.slice(0, 3).map((d) => d.classIndex));
+    }
+  }
+});

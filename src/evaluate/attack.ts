@@ -296,11 +296,7 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
       const target = await loadTarget(spec);
       const decodes = [...set.decodes.keys()];
       bar = new Progress(`eval ${spec}`, set.stems.length * (decodes.length + 1), options.progress);
-      const predict = async (images: RgbImage[]) => {
-        const out: TargetPrediction[] = [];
-        for (const im of images) { out.push(await target.predict(raw(im))); bar.tick(); }
-        return out;
-      };
+      const predict = (images: RgbImage[]) => target.predictMany(images.map(raw), { onImage: () => bar.tick() });
       const preds = new Map<string, TargetPrediction[]>([['original', await predict(set.originals)]]);
       for (const name of decodes) preds.set(name, await predict(set.decodes.get(name)!));
       bar.finish();
@@ -364,8 +360,7 @@ async function pgdReport(target: TargetModel, set: EvalSet, backbone: Codec, pre
   }
   bar.finish();
   const stems = set.stems.slice(0, n);
-  const pgdPreds: TargetPrediction[] = [];
-  for (const im of decoded) pgdPreds.push(await target.predict(raw(im)));
+  const pgdPreds = await target.predictMany(decoded.map(raw));
   const sub = (name: string) => preds.get(name)!.slice(0, n);
   const asrOf = (b: TargetPrediction[]) => mean(target.heads.map((head, h) => headReport(head, h, stems, sub('backbone'), b, sub('original'), set.labels))
     .map((r) => r.asr));

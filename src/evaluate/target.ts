@@ -288,13 +288,9 @@ export async function evaluateTarget(options: EvaluateTargetOptions): Promise<Ta
   const labels = options.labels !== undefined ? readLabels(options.labels) : undefined;
   const model = await TargetModel.load(options.target, options);
   const progress = new Progress(`eval ${options.target}`, stems.length * (setO ? 3 : 2), options.progress);
-  const run = async (set: Map<string, string>) => {
-    const out: TargetPrediction[] = [];
-    for (const s of stems) {
-      out.push(await model.predict(set.get(s)!));
-      progress.tick(s);
-    }
-    return out;
+  const run = (set: Map<string, string>) => {
+    let done = 0;
+    return model.predictMany(stems.map((s) => set.get(s)!), { onImage: () => progress.tick(stems[done++]) });
   };
   const predA = await run(setA), predB = await run(setB);
   const predO = setO ? await run(setO) : undefined;

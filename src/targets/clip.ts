@@ -101,12 +101,11 @@ export class Clip {
   /** OpenAI's preprocessing of image files/buffers/pixels: [N, 3, R, R]. */
   async preprocess(images: ImageInput[]): Promise<ImageTensor> {
     const R = this.info.imageResolution;
-    const data = new Float32Array(images.length * 3 * R * R);
-    for (const [i, input] of images.entries()) {
+    const pixels = await Promise.all(images.map(async (input) => {
       const rgb = await readImage(input);
-      const x = await nativeCall(() => native().clipPreprocess(rgb.data, rgb.width, rgb.height, R));
-      data.set(x, i * 3 * R * R);
-    }
+      return { rgb: rgb.data, width: rgb.width, height: rgb.height };
+    }));
+    const data = await nativeCall(() => native().clipPreprocess(pixels, R));
     return { data, shape: [images.length, 3, R, R] };
   }
 
@@ -153,13 +152,13 @@ export class Clip {
     if (classNames.length === 0) throw new PsicInputError('classNames must not be empty');
     if (templates.length === 0 || templates.some((t) => !t.includes('{}'))) throw new PsicInputError("each template must contain '{}'");
     const d = this.info.embedDim;
+    // Every class's templates in one text forward.
+    const n = normalizeRows(await this.encodeText(classNames.flatMap((name) => templates.map((t) => t.replaceAll('{}', name)))));
     const classData = new Float32Array(classNames.length * d);
-    for (const [c, name] of classNames.entries()) {
-      const f = await this.encodeText(templates.map((t) => t.replaceAll('{}', name)));
-      const n = normalizeRows(f);
+    for (let c = 0; c < classNames.length; c++) {
       for (let k = 0; k < d; k++) {
         let s = 0;
-        for (let r = 0; r < templates.length; r++) s += n[r * d + k];
+        for (let r = 0; r < templates.length; r++) s += n[(c * templates.length + r) * d + k];
         classData[c * d + k] = s / templates.length;
       }
     }

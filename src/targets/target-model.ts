@@ -96,6 +96,8 @@ export interface TargetLoadOptions extends ClipLoadOptions {
   template?: string;
 }
 
+type RgbPixels = { data: Uint8Array; width: number; height: number };
+
 /** Turns decoded RGB pixels into an NCHW [0, 1] batch of one. */
 export function imageBatch(rgb: { data: Uint8Array; width: number; height: number }): ImageBatch {
   const { width: w, height: h } = rgb;
@@ -172,25 +174,60 @@ export class TargetModel {
   /** Predictions for one image: each head's values and best class; a detector's detections. */
   async predict(image: ImageInput | ImageBatch): Promise<TargetPrediction> {
     const batch = isImageBatch(image) ? image : imageBatch(await readImage(image));
-    if (batch.shape[0] !== 1) throw new PsicInputError('predict takes one image; use forward for batches');
-    const out = await this.forward(batch);
-    const heads = this.heads.map((h, i): HeadPrediction => {
-      const values = out.heads[i].data;
-      if (h.kind !== 'classifier' && h.kind !== 'detector') return { name: h.name, kind: h.kind, values };
-      const index = argmax(values);
-      return { name: h.name, kind: h.kind, values, top: { index, label: h.labels[index] ?? String(index), score: values[index] } };
-    });
-    if (!out.detections) return { heads };
-    const labels = this.heads.find((h) => h.kind === 'detector')?.labels ?? [];
-    const [, k, width] = out.detections.shape;
-    const d = out.detections.data;
-    const detections: Detection[] = [];
-    for (let j = 0; j < k; j++) {
-      const r = d.subarray(j * width, (j + 1) * width);
-      detections.push({ box: [r[0], r[1], r[2], r[3]], score: r[4], classIndex: r[5], label: labels[r[5]] ?? String(r[5]) });
+    if (batch.shape[0] !== 1) throw new PsicInputError('predict takes one image; use predictMany or forward for batches');
+    return this.predictions(await this.forward(batch), 1)[0];
+  }
+
+  /**
+   * Predictions for many images, in input order: runs of equal-size images go through one
+   * forward (at most batchSize each), so a set crosses into C++ once per batch, not per image.
+   */
+  async predictMany(images: ImageInput[], options: { batchSize?: number; onImage?: () => void } = {}): Promise<TargetPrediction[]> {
+    const batchSize = options.batchSize ?? 16;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new PsicInputError('batchSize must be a positive integer');
+    const out: TargetPrediction[] = [];
+    let run: RgbPixels[] = [];
+    const flush = async () => {
+      if (run.length === 0) return;
+      const { width: w, height: h } = run[0];
+      const data = new Float32Array(run.length * 3 * w * h);
+      run.forEach((im, i) => data.set(imageBatch(im).data, i * 3 * w * h));
+      out.push(...this.predictions(await this.forward({ data, shape: [run.length, 3, h, w] }), run.length));
+      for (let i = 0; i < run.length; i++) options.onImage?.();
+      run = [];
+    };
+    for (const input of images) {
+      // Decoded RGB pixels go straight in; anything else through readImage (sharp).
+      const im: RgbPixels = typeof input === 'object' && !(input instanceof Uint8Array) && input.channels === 3 ? input : await readImage(input);
+      if (run.length === batchSize || (run.length > 0 && (run[0].width !== im.width || run[0].height !== im.height))) await flush();
+      run.push(im);
     }
-    detections.sort((a, b) => b.score - a.score);
-    return { heads, detections };
+    await flush();
+    return out;
+  }
+
+  /** Splits a batch forward's outputs into one prediction per row. */
+  private predictions(out: { heads: { data: Float32Array }[]; detections?: { data: Float32Array; shape: number[] } }, rows: number): TargetPrediction[] {
+    const labels = this.heads.find((h) => h.kind === 'detector')?.labels ?? [];
+    return Array.from({ length: rows }, (_, b) => {
+      const heads = this.heads.map((h, i): HeadPrediction => {
+        const per = out.heads[i].data.length / rows;
+        const values = out.heads[i].data.slice(b * per, (b + 1) * per);
+        if (h.kind !== 'classifier' && h.kind !== 'detector') return { name: h.name, kind: h.kind, values };
+        const index = argmax(values);
+        return { name: h.name, kind: h.kind, values, top: { index, label: h.labels[index] ?? String(index), score: values[index] } };
+      });
+      if (!out.detections) return { heads };
+      const [, k, width] = out.detections.shape;
+      const d = out.detections.data.subarray(b * k * width, (b + 1) * k * width);
+      const detections: Detection[] = [];
+      for (let j = 0; j < k; j++) {
+        const r = d.subarray(j * width, (j + 1) * width);
+        detections.push({ box: [r[0], r[1], r[2], r[3]], score: r[4], classIndex: r[5], label: labels[r[5]] ?? String(r[5]) });
+      }
+      detections.sort((a, b2) => b2.score - a.score);
+      return { heads, detections };
+    });
   }
 
   /** Benchmarks: forward + backward of the sum of every head on random images. */
