@@ -2,9 +2,11 @@
 #include <napi.h>
 
 #include <cstring>
+#include <optional>
 
 #include "entropy/rans.h"
 #include "codec.h"
+#include "crypto/x25519.h"
 #include "formats/container.h"
 #include "js_errors.h"
 #include "attack_wrap.h"
@@ -51,6 +53,18 @@ Napi::Value ParseContainer(const Napi::CallbackInfo& info) {
     o.Set("zShape", shape(h.z_shape));
     o.Set("headerBytes", static_cast<double>(header_bytes));
     o.Set("keyCheck", h.has_key_check);
+    o.Set("sealed", h.sealed);
+    if (h.sealed) {
+      auto sealed = Napi::Object::New(env);
+      sealed.Set("publicBytes", static_cast<double>(header_bytes + h.z_length + h.y_length));
+      sealed.Set("sealedBytes", static_cast<double>(h.seal.sealed_length));
+      sealed.Set("stanzaBytes", static_cast<double>(psic::kRecipientStanzaSize * h.seal.recipients.size()));
+      sealed.Set("recipients", static_cast<double>(h.seal.recipients.size()));
+      sealed.Set("coding", h.seal.coding == psic::SealedCoding::Conditional ? "conditional" : "simulcast");
+      sealed.Set("scaleShift", static_cast<double>(h.seal.scale_shift));
+      sealed.Set("publicSynthesis", h.seal.public_synthesis == psic::PublicSynthesis::Backbone ? "backbone" : "protected");
+      o.Set("seal", sealed);
+    }
     o.Set("totalBytes", static_cast<double>(bytes.ByteLength()));
     o.Set("checksum", static_cast<double>(h.checksum));
     auto strings = Napi::Array::New(env, 2);
@@ -76,6 +90,39 @@ Napi::Value DeclaredContainerSize(const Napi::CallbackInfo& info) {
   auto bytes = info[0].As<Napi::Uint8Array>();
   return guarded(env, [&]() -> Napi::Value {
     return Napi::Number::New(env, static_cast<double>(psic::declared_container_size(bytes.Data(), bytes.ByteLength())));
+  });
+}
+
+Napi::Uint8Array bytes_to_js(Napi::Env env, const uint8_t* data, size_t n) {
+  auto out = Napi::Uint8Array::New(env, n);
+  std::memcpy(out.Data(), data, n);
+  return out;
+}
+
+// x25519KeyPair(secret?): {secretKey, publicKey} (cpp/crypto/x25519.h): a fresh pair, or the
+// pair of a given secret key.
+Napi::Value X25519KeyPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::optional<std::array<uint8_t, 32>> secret;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        info[0].As<Napi::Uint8Array>().ByteLength() != 32)
+      throw Napi::TypeError::New(env, "x25519KeyPair(secret?: 32-byte Uint8Array)");
+    secret.emplace();
+    std::memcpy(secret->data(), info[0].As<Napi::Uint8Array>().Data(), 32);
+  }
+  return guarded(env, [&]() -> Napi::Value {
+    psic::X25519KeyPair pair;
+    if (secret) {
+      pair.secret = *secret;
+      pair.public_key = psic::x25519_public_key(*secret);
+    } else {
+      pair = psic::x25519_generate();
+    }
+    auto o = Napi::Object::New(env);
+    o.Set("secretKey", bytes_to_js(env, pair.secret.data(), 32));
+    o.Set("publicKey", bytes_to_js(env, pair.public_key.data(), 32));
+    return o;
   });
 }
 
@@ -158,6 +205,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("initModel", Napi::Function::New(env, InitModel));
   exports.Set("deriveCondition", Napi::Function::New(env, DeriveCondition));
   exports.Set("parseContainer", Napi::Function::New(env, ParseContainer));
+  exports.Set("x25519KeyPair", Napi::Function::New(env, X25519KeyPair));
   exports.Set("declaredContainerSize", Napi::Function::New(env, DeclaredContainerSize));
   exports.Set("containerMaxHeaderBytes", Napi::Number::New(env, static_cast<double>(psic::kContainerMaxHeaderSize)));
   exports.Set("defaultPixelLimit", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

@@ -21,6 +21,15 @@ psic::Bytes read_key(const Napi::Value& v) {
   return psic::Bytes(a.Data(), a.Data() + a.ByteLength());
 }
 
+// An X25519 key: 32 bytes.
+std::array<uint8_t, 32> read_key32(const Napi::Value& v, const char* what) {
+  const psic::Bytes b = read_key(v);
+  if (b.size() != 32) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a 32-byte Uint8Array");
+  std::array<uint8_t, 32> out{};
+  std::memcpy(out.data(), b.data(), 32);
+  return out;
+}
+
 psic::CodecOptions read_options(const Napi::Value& value) {
   psic::CodecOptions o;
   if (!value.IsObject()) return o;
@@ -33,6 +42,14 @@ psic::CodecOptions read_options(const Napi::Value& value) {
   if (obj.Has("estimate")) o.estimate_bits = obj.Get("estimate").ToBoolean().Value();
   if (obj.Has("threads") && obj.Get("threads").IsNumber()) o.threads = obj.Get("threads").ToNumber().Int32Value();
   if (obj.Has("key")) o.key = read_key(obj.Get("key"));
+  if (obj.Has("seal")) o.seal = obj.Get("seal").ToBoolean().Value();
+  if (obj.Has("recipients") && obj.Get("recipients").IsArray()) {
+    auto list = obj.Get("recipients").As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) o.recipients.push_back(read_key32(list.Get(i), "recipients[]"));
+  }
+  if (obj.Has("x25519Secret") && !obj.Get("x25519Secret").IsUndefined()) o.x25519_secret = read_key32(obj.Get("x25519Secret"), "x25519Secret");
+  if (obj.Has("sealedCoding") && obj.Get("sealedCoding").IsNumber()) o.sealed_coding = obj.Get("sealedCoding").ToNumber().Int32Value();
+  if (obj.Has("publicSynthesis") && obj.Get("publicSynthesis").IsNumber()) o.public_synthesis = obj.Get("publicSynthesis").ToNumber().Int32Value();
   return o;
 }
 

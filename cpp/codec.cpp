@@ -1,4 +1,5 @@
 #include "codec.h"
+#include "codec_internal.h"
 
 #include <chrono>
 #include <algorithm>
@@ -15,22 +16,6 @@
 namespace psic {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-// Measured on a 2-core AVX-512 CPU at 768x512 (benchmarks/): channels-last halves g_a's time at
-// 2 threads; for g_s the sub-pixel rewrite is what counts and channels-last adds nothing.
-ForwardOptions encoder_options(const CodecOptions& o) {
-  ForwardOptions f;
-  f.channels_last = o.fast;
-  return f;
-}
-
-ForwardOptions decoder_options(const CodecOptions& o) {
-  ForwardOptions f;
-  f.subpixel_deconv = o.subpixel < 0 ? o.fast : o.subpixel == 1;
-  return f;
-}
 
 // Batches: the indexes of items with equal keys (a padded size, a latent shape), in input order
 // within each group, cut into runs of at most max_batch: one transform forward each.
@@ -123,10 +108,14 @@ CompressResult Codec::compress(const uint8_t* rgb, int64_t width, int64_t height
   const at::Tensor x = to_device(image_to_padded_tensor(rgb, width, height, padding), device());
   stages.transform_ms += ms_since(tp);
 
-  LatentShapes shapes{};
-  const LatentStrings strings = model().compress(x, encoder_options(options), &stages, &shapes);
-  if (strings.y.size() > UINT32_MAX || strings.z.size() > UINT32_MAX) throw LimitError("bitstream too large");
-  result.container = write_container(container_header(width, height, padding, shapes, options.key), strings.z, strings.y);
+  if (options.seal) {
+    result = compress_sealed(x, width, height, padding, options, stages);
+  } else {
+    LatentShapes shapes{};
+    const LatentStrings strings = model().compress(x, encoder_options(options), &stages, &shapes);
+    if (strings.y.size() > UINT32_MAX || strings.z.size() > UINT32_MAX) throw LimitError("bitstream too large");
+    result.container = write_container(container_header(width, height, padding, shapes, options.key), strings.z, strings.y);
+  }
   result.timings = {stages.transform_ms, stages.entropy_ms, ms_since(t0)};
   if (options.estimate_bits) result.estimated_bits = model().estimate_bits(x);
   return result;
@@ -136,6 +125,11 @@ std::vector<CompressResult> Codec::compress_batch(const std::vector<ImageView>& 
                                                   int64_t max_batch) const {
   for (const ImageView& im : images) check_image(im.width, im.height, options);
   check_compress_key(options.key);
+  if (options.seal) {  // each sealed file decodes and re-encodes its own protected image
+    std::vector<CompressResult> results;
+    for (const ImageView& im : images) results.push_back(compress(im.rgb, im.width, im.height, options));
+    return results;
+  }
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads threads(call_threads(options));
   std::vector<CompressResult> results(images.size());
@@ -247,15 +241,20 @@ DecompressResult Codec::decompress(const uint8_t* data, size_t size, const Codec
                                    bool float_output, const std::vector<float>& condition) const {
   const auto t0 = Clock::now();
   const ParsedContainer parsed = parse(data, size, options);
-  const at::Tensor c = decode_condition(parsed.header, condition, options.key);
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads threads(call_threads(options));
   StageTimings stages;
-  const DecodedLatents latents = decode_parsed(parsed, &stages);
-  const at::Tensor x_hat = model().decode(latents.y_hat, c, decoder_options(options), &stages);
+  at::Tensor x_hat;
+  if (parsed.header.sealed) {
+    x_hat = decode_sealed(parsed, options, condition, &stages);
+  } else {
+    if (options.x25519_secret) throw KeyError("an X25519 key opens sealed files only; this file is not sealed");
+    const at::Tensor c = decode_condition(parsed.header, condition, options.key);
+    x_hat = model().decode(decode_parsed(parsed, &stages).y_hat, c, decoder_options(options), &stages);
+  }
 
   auto tp = Clock::now();
-  DecompressResult out = crop_output(x_hat[0], latents.header, float_output);
+  DecompressResult out = crop_output(x_hat[0], parsed.header, float_output);
   stages.transform_ms += ms_since(tp);
   out.timings = {stages.transform_ms, stages.entropy_ms, ms_since(t0)};
   return out;
@@ -266,10 +265,20 @@ std::vector<DecompressResult> Codec::decompress_batch(const std::vector<Containe
                                                       int64_t max_batch) const {
   // Every container parsed and every key checked before any decoding.
   std::vector<ParsedContainer> parsed;
+  for (size_t i = 0; i < containers.size(); ++i) parsed.push_back(parse(containers[i].data, containers[i].size, options));
+  const bool any_sealed = std::any_of(parsed.begin(), parsed.end(), [](const ParsedContainer& p) { return p.header.sealed; });
+  if (any_sealed || options.x25519_secret) {  // sealed files open and decode one by one
+    std::vector<DecompressResult> results;
+    for (const ContainerView& c : containers) {
+      CodecOptions item = options;
+      if (!c.key.empty()) item.key = c.key;
+      results.push_back(decompress(c.data, c.size, item, float_output, c.condition));
+    }
+    return results;
+  }
   std::vector<at::Tensor> conditions(containers.size());
   for (size_t i = 0; i < containers.size(); ++i) {
     const Bytes& key = containers[i].key.empty() ? options.key : containers[i].key;
-    parsed.push_back(parse(containers[i].data, containers[i].size, options));
     conditions[i] = decode_condition(parsed[i].header, containers[i].condition, key);
   }
   at::NoGradGuard no_grad;

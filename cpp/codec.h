@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,16 @@ struct CodecOptions {
   // wrong key is detected at decode. decompress: the full decode, after the container's key
   // check (when it has one) accepts the key: otherwise KeyError.
   Bytes key;
+  // compress: a sealed file (version 3): the protected image is public, the full image only
+  // opens with options.key or a recipient's X25519 secret key (docs/container.md).
+  bool seal = false;
+  std::vector<std::array<uint8_t, 32>> recipients;  // X25519 public keys
+  // decompress: a recipient's X25519 secret key, for sealed files.
+  std::optional<std::array<uint8_t, 32>> x25519_secret;
+  // Sealing, for measurements: the sealed section's coding (0: the smaller of the two, else a
+  // SealedCoding) and the public synthesis (-1: the model's backbone synthesis where it has one).
+  int sealed_coding = 0;
+  int public_synthesis = -1;
 };
 
 struct Timings {
@@ -120,6 +131,12 @@ class Codec {
                                    const LatentShapes& shapes, const Bytes& key) const;
   void check_compress_key(const Bytes& key) const;
   DecompressResult crop_output(const at::Tensor& x_hat, const ContainerHeader& h, bool float_output) const;
+  // Sealed files (codec_sealed.cpp): compress from the padded input, and the decode (x_hat,
+  // padded) of a parsed one: the public section without a key, the full image with one.
+  CompressResult compress_sealed(const at::Tensor& x, int64_t width, int64_t height, const Padding& padding,
+                                 const CodecOptions& options, StageTimings& stages) const;
+  at::Tensor decode_sealed(const ParsedContainer& parsed, const CodecOptions& options, const std::vector<float>& condition,
+                           StageTimings* stages) const;
 
   LoadedModel loaded_;
   std::array<uint8_t, 16> container_id_{};

@@ -1,9 +1,9 @@
 export { Codec } from './codec/codec.js';
-export type { CodecLoadOptions, CompressOptions, CompressStats, ComputePath, ContainerInfo, ContainerInput, DecodedImage, DecompressOptions, Device, ModelInitOptions } from './codec/codec.js';
+export type { CodecLoadOptions, CompressOptions, SealOptions, CompressStats, ComputePath, ContainerInfo, ContainerInput, DecodedImage, DecompressOptions, Device, ModelInitOptions } from './codec/codec.js';
 export { threadpoolSize } from './codec/batch.js';
 export type { BatchItem, BatchIterateOptions, BatchOptions, BatchPlan } from './codec/batch.js';
-export { deriveCondition, generateKey, hkdfSha256, readKeyFile, writeKeyFile } from './keys.js';
-export type { Key } from './keys.js';
+export { deriveCondition, formatRecipient, generateKey, generateX25519KeyPair, hkdfSha256, readAnyKeyFile, readKeyFile, recipientBytes, writeKeyFile, x25519PublicKey } from './keys.js';
+export type { Key, KeyFileContent, Recipient, X25519KeyPair } from './keys.js';
 export {
   PsicConfigError,
   PsicDistributedError,

@@ -3,7 +3,7 @@
 // cpp/models/keys.h documents every derivation. Without a key the decoder uses the model's
 // public protected condition.
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readFile, stat } from 'node:fs/promises';
 
 import { writeFileAtomic } from './io/atomic-write.js';
 import { PsicKeyError, nativeCallSync } from './errors.js';
@@ -68,4 +68,91 @@ export async function readKeyFile(path: string): Promise<Uint8Array> {
   } catch (err) {
     throw new PsicKeyError(`key file '${path}' is malformed: ${(err as Error).message}`);
   }
+}
+
+// ---- X25519 recipients of sealed files (psic keygen --x25519) ----------------------------
+
+/** A recipient's key pair: the secret key opens sealed files made for the public key. */
+export interface X25519KeyPair {
+  secretKey: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+const RECIPIENT_PREFIX = 'psic-x25519:';
+const SECRET_PREFIX = 'psic-x25519-secret:';
+
+/** A fresh X25519 key pair (OpenSSL, cpp/crypto/x25519.h). */
+export function generateX25519KeyPair(): X25519KeyPair {
+  return nativeCallSync(() => native().x25519KeyPair());
+}
+
+/** The public key of an X25519 secret key. */
+export function x25519PublicKey(secretKey: Uint8Array): Uint8Array {
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== 32) throw new PsicKeyError('an X25519 secret key has 32 bytes');
+  return nativeCallSync(() => native().x25519KeyPair(secretKey)).publicKey;
+}
+
+/** A public key as text: 'psic-x25519:' and 64 hex digits (what --recipient takes). */
+export function formatRecipient(publicKey: Uint8Array): string {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) throw new PsicKeyError('an X25519 public key has 32 bytes');
+  return `${RECIPIENT_PREFIX}${Buffer.from(publicKey).toString('hex')}`;
+}
+
+/** A recipient: its 32 bytes, or the text form of formatRecipient. */
+export type Recipient = Uint8Array | string;
+
+export function recipientBytes(recipient: Recipient): Uint8Array {
+  if (recipient instanceof Uint8Array) {
+    if (recipient.length !== 32) throw new PsicKeyError(`an X25519 public key has 32 bytes, got ${recipient.length}`);
+    return recipient;
+  }
+  const text = typeof recipient === 'string' ? recipient.trim() : '';
+  if (!text.startsWith(RECIPIENT_PREFIX) || !/^[0-9a-f]{64}$/.test(text.slice(RECIPIENT_PREFIX.length))) {
+    throw new PsicKeyError(`a recipient is '${RECIPIENT_PREFIX}' and 64 hex digits (psic keygen --x25519 writes it to F.pub), got '${text.slice(0, 80)}'`);
+  }
+  return new Uint8Array(Buffer.from(text.slice(RECIPIENT_PREFIX.length), 'hex'));
+}
+
+/** The text of a secret key file: a comment with the public key, then the secret key. */
+export function formatX25519SecretKey(pair: X25519KeyPair): string {
+  return `# psic X25519 secret key (keep it private); public key: ${formatRecipient(pair.publicKey)}\n` +
+    `${SECRET_PREFIX}${Buffer.from(pair.secretKey).toString('hex')}\n`;
+}
+
+/** What a key file holds: the owner's key, or a recipient's X25519 secret key. */
+export type KeyFileContent = { kind: 'owner'; key: Uint8Array } | { kind: 'x25519'; secretKey: Uint8Array };
+
+/** Parses a key file's text: lines starting with # are comments. */
+export function parseKeyFileText(text: string, what: string): KeyFileContent {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  if (lines.length !== 1) throw new PsicKeyError(`${what} must hold one key line, found ${lines.length}`);
+  const line = lines[0];
+  if (line.startsWith(SECRET_PREFIX)) {
+    const hex = line.slice(SECRET_PREFIX.length);
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new PsicKeyError(`${what}: an X25519 secret key is '${SECRET_PREFIX}' and 64 hex digits`);
+    return { kind: 'x25519', secretKey: new Uint8Array(Buffer.from(hex, 'hex')) };
+  }
+  if (line.startsWith(RECIPIENT_PREFIX)) throw new PsicKeyError(`${what} holds a public key: give the secret key file (without .pub)`);
+  try {
+    return { kind: 'owner', key: keyBytes(line) };
+  } catch (err) {
+    throw new PsicKeyError(`${what} is malformed: ${(err as Error).message}`);
+  }
+}
+
+/** A key file's text: a regular file of at most 4 KB (PsicKeyError otherwise). */
+export async function readKeyText(path: string): Promise<string> {
+  try {
+    const stats = await stat(path);
+    if (!stats.isFile()) throw new Error('not a regular file');
+    if (stats.size > 4096) throw new Error(`${stats.size} bytes: a key file has at most 4096`);
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new PsicKeyError(`cannot read key file '${path}': ${(err as Error).message}`);
+  }
+}
+
+/** A key file of either kind (psic keygen, psic keygen --x25519). */
+export async function readAnyKeyFile(path: string): Promise<KeyFileContent> {
+  return parseKeyFileText(await readKeyText(path), `key file '${path}'`);
 }

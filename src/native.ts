@@ -58,8 +58,16 @@ export interface NativeCodecOptions {
   pixelLimit: number;
   /** Also compute the model's estimated bits (-log2 likelihoods); costs extra time. */
   estimate?: boolean;
-  /** The owner's key bytes: compress writes a key check; decompress checks it and decodes full. */
+  /** The owner's key bytes: compress writes a key check (or seals); decompress checks it and decodes full. */
   key?: Uint8Array;
+  /** compress: a sealed file (version 3) for the owner's key and these X25519 recipients. */
+  seal?: boolean;
+  recipients?: Uint8Array[];
+  /** decompress: a recipient's X25519 secret key (sealed files). */
+  x25519Secret?: Uint8Array;
+  /** Sealing, for measurements: 0 the smaller coding, 1 conditional, 2 simulcast; public synthesis -1 auto, 0 protected, 1 backbone. */
+  sealedCoding?: 0 | 1 | 2;
+  publicSynthesis?: -1 | 0 | 1;
   /** Only for decompress on PSIC models: the condition vector (conditionDim values); absent = protected. */
   condition?: Float32Array;
   /** Intra-op threads for this call; absent = the process setting. */
@@ -79,6 +87,16 @@ export interface NativeContainerHeader {
   checksum: number;
   /** Version 2: the file carries a key check (compressed with the owner's key). */
   keyCheck: boolean;
+  /** Version 3: the full image is sealed; only the protected image is public. */
+  sealed: boolean;
+  seal?: {
+    /** Header and public strings; the sealed section; the recipients' key stanzas. */
+    publicBytes: number; sealedBytes: number; stanzaBytes: number;
+    recipients: number;
+    coding: 'conditional' | 'simulcast';
+    scaleShift: number;
+    publicSynthesis: 'protected' | 'backbone';
+  };
   /** Byte offset and length of each entropy-coded string inside the container. */
   strings: { name: 'z' | 'y'; offset: number; length: number }[];
 }
@@ -260,6 +278,8 @@ export interface NativeAddon {
   /** The container size its first bytes declare (at least containerMaxHeaderBytes of them, or the whole file). */
   declaredContainerSize(head: Uint8Array): number;
   containerMaxHeaderBytes: number;
+  /** A fresh X25519 key pair, or the pair of a secret key. */
+  x25519KeyPair(secretKey?: Uint8Array): { secretKey: Uint8Array; publicKey: Uint8Array };
   /** The default pixel limit: what half of this machine's RAM decodes (cpp/codec.h). */
   defaultPixelLimit(): number;
   /** HKDF-SHA256(key, salt, "psic/condition/v1") mapped to dims values in [-1, 1] (cpp/models/keys.h). */

@@ -21,6 +21,22 @@
 //
 // Files without a key check are written as version 1, byte for byte as before, so every reader
 // of version 1 still reads them.
+//
+//   version 3 (sealed: the full image only with a key; docs/container.md "Sealed files"):
+//   0-71          as above (the lengths at 64 and 68 are the public section's strings)
+//   72     4     sealed section length (ciphertext and its 16-byte tag)
+//   76     1     sealed coding: 1 conditional on the public latent, 2 simulcast
+//   77     1     scale shift s (conditional coding: residual scales are σ / 2^s)
+//   78     1     recipients count n
+//   79     1     public synthesis: 0 the protected decode, 1 the backbone's synthesis
+//   80     16    file salt (of the owner's file key)
+//   96     16    owner key check
+//   112    12    owner stanza nonce
+//   124    48    owner stanza: the content key wrapped (32 bytes and a 16-byte tag)
+//   172    12    sealed section nonce
+//   184    ...   public z string, public y string, n recipient stanzas of 92 bytes,
+//                the sealed section, then a CRC-32 of every byte before it
+// The sealed section's associated data is every byte before it.
 // Parsing checks everything before anything is allocated from the header's numbers.
 #pragma once
 #include <array>
@@ -34,7 +50,33 @@ constexpr uint16_t kContainerVersion = 1;
 constexpr uint16_t kContainerVersionKeyCheck = 2;
 constexpr size_t kContainerHeaderSize = 76;
 constexpr size_t kContainerHeaderSizeKeyCheck = 108;
-constexpr size_t kContainerMaxHeaderSize = kContainerHeaderSizeKeyCheck;
+constexpr uint16_t kContainerVersionSealed = 3;
+constexpr size_t kContainerHeaderSizeSealed = 184;
+constexpr size_t kContainerMaxHeaderSize = kContainerHeaderSizeSealed;
+constexpr size_t kRecipientStanzaSize = 92;
+
+enum class SealedCoding : uint8_t { Conditional = 1, Simulcast = 2 };
+enum class PublicSynthesis : uint8_t { Protected = 0, Backbone = 1 };
+
+// A content key wrapped for one X25519 recipient (cpp/crypto/x25519.h).
+struct RecipientStanza {
+  std::array<uint8_t, 32> ephemeral_public{};
+  std::array<uint8_t, 12> nonce{};
+  std::array<uint8_t, 48> wrapped{};
+};
+
+// What version 3 adds to the header.
+struct SealedHeader {
+  uint32_t sealed_length = 0;
+  SealedCoding coding = SealedCoding::Conditional;
+  uint8_t scale_shift = 0;
+  PublicSynthesis public_synthesis = PublicSynthesis::Protected;
+  std::array<uint8_t, 16> file_salt{}, owner_check{};
+  std::array<uint8_t, 12> owner_nonce{};
+  std::array<uint8_t, 48> owner_wrapped{};
+  std::array<uint8_t, 12> sealed_nonce{};
+  std::vector<RecipientStanza> recipients;
+};
 constexpr uint64_t kDefaultPixelLimit = 268402689;  // sharp's default limitInputPixels (0x3FFF * 0x3FFF)
 
 struct Padding {
@@ -55,6 +97,9 @@ struct ContainerHeader {
   // Version 2: the key check compress wrote for the owner's key.
   bool has_key_check = false;
   std::array<uint8_t, 16> key_check_salt{}, key_check_tag{};
+  // Version 3: z_length and y_length are the public section's; this is the rest.
+  bool sealed = false;
+  SealedHeader seal;
 };
 
 std::vector<uint8_t> write_container(ContainerHeader header, const std::vector<uint8_t>& z_string,
@@ -62,12 +107,21 @@ std::vector<uint8_t> write_container(ContainerHeader header, const std::vector<u
 
 struct ParsedContainer {
   ContainerHeader header;
-  const uint8_t* z = nullptr;  // views into the parsed buffer
+  const uint8_t* z = nullptr;  // views into the parsed buffer (sealed: the public section's)
   const uint8_t* y = nullptr;
+  // Sealed files: the sealed section, and its associated data (every byte before it).
+  const uint8_t* sealed = nullptr;
+  size_t associated_size = 0;
 };
 
-// Throws FormatError (bad magic, version, sizes, checksum, inconsistent shapes) or
-// LimitError (more pixels than pixel_limit).
+// A sealed file in two steps, since the sealed section's associated data is every byte before
+// it: the prefix (header, public strings, recipient stanzas), then the finished file.
+std::vector<uint8_t> sealed_container_prefix(const ContainerHeader& header, const std::vector<uint8_t>& public_z,
+                                             const std::vector<uint8_t>& public_y);
+std::vector<uint8_t> finish_sealed_container(std::vector<uint8_t> prefix, const std::vector<uint8_t>& sealed);
+
+// Throws FormatError (bad magic, version, sizes, checksum, inconsistent shapes), LimitError
+// (more pixels than pixel_limit), IntegrityError (a sealed file's checksum).
 ParsedContainer parse_container(const uint8_t* data, size_t size, uint64_t pixel_limit = kDefaultPixelLimit);
 
 // The whole container's size as its header declares it (header + strings), from its first bytes

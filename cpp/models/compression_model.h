@@ -24,6 +24,13 @@ class CompressionModel : public StateOwner {
   virtual at::Tensor synthesize(const at::Tensor& y_hat, const at::Tensor& condition,
                                 const ForwardOptions& options) const = 0;
 
+  // The decode of a sealed file's public section, whose latent already holds the protected
+  // image: the backbone's own synthesis where the model keeps one (psic-balle's g_s without
+  // the CLTG shifts), so the protection is not applied twice. nullopt-like: undefined when the
+  // model has none (the public section then decodes with the protected condition).
+  virtual at::Tensor backbone_synthesize(const at::Tensor& y_hat, const ForwardOptions& options) const { return at::Tensor(); }
+  virtual bool has_backbone_synthesis() const { return false; }
+
   // 0 for unconditional models.
   int64_t condition_dim() const { return config.condition_dim; }
   // The public condition of the protected decode (PSIC): d values.

@@ -115,6 +115,15 @@ at::Tensor HyperpriorLatentCodec::decompress(const LatentStrings& strings, const
   return y_hat;
 }
 
+at::Tensor HyperpriorLatentCodec::scale_indexes(const std::vector<uint8_t>& z_string, const LatentShapes& s, int shift) const {
+  if (s.z_channels != N || s.y_channels != M) throw FormatError("latent channel counts do not match the model");
+  const at::Tensor z_hat = entropy_bottleneck.decompress({&z_string}, s.z_height, s.z_width);
+  const at::Tensor scales = hyper_scales(z_hat);
+  if (scales.size(2) != s.y_height || scales.size(3) != s.y_width) throw FormatError("latent shapes are inconsistent");
+  // Division by a power of two is exact in floating point: both sides get the same indexes.
+  return gaussian_conditional.build_indexes(scales[0] / static_cast<double>(int64_t(1) << shift));
+}
+
 double HyperpriorLatentCodec::estimate_bits(const at::Tensor& y) {
   at::NoGradGuard no_grad;
   ScopedIntraOpThreads one_thread(1);

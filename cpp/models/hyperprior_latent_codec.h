@@ -29,6 +29,9 @@ class HyperpriorLatentCodec : public LatentCodec {
   at::Tensor decompress(const LatentStrings& strings, const LatentShapes& shapes, StageTimings* timings) const override;
   // Scales for a z_hat, the one way both sides compute them.
   at::Tensor hyper_scales(const at::Tensor& z_hat) const;
+  // Sealed files' conditional coding: the scale-table indexes of σ / 2^shift, σ the scales the
+  // z string (of the public section) gives. Deterministic on both sides.
+  at::Tensor scale_indexes(const std::vector<uint8_t>& z_string, const LatentShapes& shapes, int shift) const;
 
   double estimate_bits(const at::Tensor& y) override;
 

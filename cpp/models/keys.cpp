@@ -79,6 +79,19 @@ bool key_check_matches(const Bytes& key, const std::string& salt_hex, const KeyC
   return constant_time_equal(tag.data(), check.tag.data(), tag.size());
 }
 
+Bytes sealed_file_key(const Bytes& key, const std::array<uint8_t, 16>& file_salt) {
+  check_key(key);
+  return hkdf_sha256(key, Bytes(file_salt.begin(), file_salt.end()), "psic/sealed/v3/file-key", 32);
+}
+
+std::array<uint8_t, 16> sealed_owner_check(const Bytes& key, const std::array<uint8_t, 16>& file_salt) {
+  check_key(key);
+  const Bytes okm = hkdf_sha256(key, Bytes(file_salt.begin(), file_salt.end()), "psic/sealed/v3/key-check", 16);
+  std::array<uint8_t, 16> out{};
+  std::memcpy(out.data(), okm.data(), out.size());
+  return out;
+}
+
 std::string training_key_salt(const std::string& start_model_id, uint64_t seed) {
   if (!is_lower_hex(start_model_id, 32)) throw KeyError("invalid model id '" + start_model_id + "'");
   const std::string text = "psic/key-salt/v1/" + start_model_id + "/" + std::to_string(seed);

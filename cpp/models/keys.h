@@ -13,6 +13,9 @@
 //                   wrong key from the right one. It reveals nothing of the key or the condition.
 //   training salt   SHA-256("psic/key-salt/v1/" + start model id + "/" + seed), first 16 bytes:
 //                   the condition salt a training run fixes for the model it writes.
+//   sealed files    file key = HKDF-SHA256(key, file salt, "psic/sealed/v3/file-key", 32), which
+//                   wraps the file's content key; owner check = HKDF-SHA256(key, file salt,
+//                   "psic/sealed/v3/key-check", 16), which tells a wrong key from a tampered file.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -48,6 +51,10 @@ struct KeyCheck {
 KeyCheck make_key_check(const Bytes& key, const std::string& salt_hex);
 // Constant-time: whether the key is the one the check was made with.
 bool key_check_matches(const Bytes& key, const std::string& salt_hex, const KeyCheck& check);
+
+// Sealed files (see above); file_salt: 16 random bytes per file.
+Bytes sealed_file_key(const Bytes& key, const std::array<uint8_t, 16>& file_salt);
+std::array<uint8_t, 16> sealed_owner_check(const Bytes& key, const std::array<uint8_t, 16>& file_salt);
 
 // The condition salt a training run fixes (see above); start_model_id: 32 hex chars.
 std::string training_key_salt(const std::string& start_model_id, uint64_t seed);

@@ -21,6 +21,8 @@ class PsicBalleModel : public CompressionModel {
   void visit_state(const std::string& prefix, const StateVisitor& visit) override;
   LatentCodec& latent() override { return latent_codec; }
   at::Tensor synthesize(const at::Tensor& y_hat, const at::Tensor& condition, const ForwardOptions& options) const override;
+  at::Tensor backbone_synthesize(const at::Tensor& y_hat, const ForwardOptions& options) const override { return g_s.forward(y_hat, options); }
+  bool has_backbone_synthesis() const override { return true; }
 
   Sequential g_s;
   HyperpriorLatentCodec latent_codec;

@@ -4,7 +4,7 @@ import { Codec, type CodecLoadOptions, type Device } from '../codec/codec.js';
 import { readContainerFile } from '../codec/container-file.js';
 import { PsicInputError } from '../errors.js';
 import { writePng } from '../io/image-io.js';
-import { type Key, readKeyFile } from '../keys.js';
+import { type Key, type KeyFileContent, keyBytes, readAnyKeyFile, readKeyText, recipientBytes } from '../keys.js';
 import { UsageError, onePositional, parse, requireString } from './usage.js';
 
 export const common = {
@@ -35,7 +35,7 @@ export function pixelLimitOption(value: unknown): number | undefined {
   return n;
 }
 
-const COMPRESS_HELP = `Usage: psic compress IN -o OUT.psic --model M [--key-file F | --key K] [--compat] [--threads N] [--device D] [--json]
+const COMPRESS_HELP = `Usage: psic compress IN -o OUT.psic --model M [--key-file F | --key K] [--seal [--recipient PUB]...] [--compat] [--threads N] [--device D] [--json]
 
 Compresses an image (PNG, JPEG, WebP, AVIF, TIFF...) into a .psic container.
   --model, -m   model file: a psic .safetensors model or a CompressAI .pth/.pth.tar checkpoint
@@ -43,6 +43,12 @@ Compresses an image (PNG, JPEG, WebP, AVIF, TIFF...) into a .psic container.
   --key-file F, --key K
                 the owner's key (PSIC models): the container gets a key check, so that a
                 decompress with a wrong key fails instead of giving a plausible image
+  --seal        seal the file (needs the owner's key): the public bytes hold only the protected
+                image; the full image is encrypted and opens only with the owner's key or a
+                recipient's secret key
+  --recipient PUB
+                also let this X25519 public key open it ('psic-x25519:…' or a .pub file from
+                'psic keygen --x25519'); repeatable
   --pixel-limit N
                 the most pixels an image may have (default: what half of this machine's RAM decodes)
   --compat      CompressAI's exact op sequence (with PSIC_THREADS=1: byte-identical to CompressAI)
@@ -56,7 +62,8 @@ const DECOMPRESS_HELP = `Usage: psic decompress IN.psic -o OUT.png --model M [--
 
 Decompresses a .psic container to a PNG. The model must be the one that made the container.
 With a PSIC model, the decode is the protected one unless the owner's key is given:
-  --key-file F  a key file from 'psic keygen'
+  --key-file F  a key file from 'psic keygen', or (sealed files) a recipient's X25519 secret
+                key from 'psic keygen --x25519'
   --key K       the key as hex
 A container compressed with the key carries a key check: a wrong key then fails (exit 1, no
 output file). --pixel-limit N raises or lowers the most pixels a container may have.
@@ -77,29 +84,45 @@ export function threadsOption(value: unknown): number | undefined {
 
 export const keyOptions = { 'key-file': { type: 'string' }, key: { type: 'string' } } as const;
 
-/** The key of --key-file F or --key K (hex), if any. */
+/** The key of --key-file F or --key K (hex), if any: the owner's key. */
 export async function keyOption(values: Record<string, unknown>): Promise<Key | undefined> {
+  const content = await keyFileOption(values);
+  if (content?.kind === 'x25519') throw new UsageError(`--key-file '${values['key-file']}' is an X25519 secret key: it opens sealed files (decompress), it cannot make them`);
+  return content?.key;
+}
+
+/** --key-file F (an owner key or an X25519 secret key) or --key K (an owner key, hex). */
+export async function keyFileOption(values: Record<string, unknown>): Promise<KeyFileContent | undefined> {
   if (values['key-file'] !== undefined && values.key !== undefined) throw new UsageError('give --key-file or --key, not both');
-  if (values['key-file'] !== undefined) return readKeyFile(values['key-file'] as string);
-  return values.key as string | undefined;
+  if (values['key-file'] !== undefined) return readAnyKeyFile(values['key-file'] as string);
+  return values.key === undefined ? undefined : { kind: 'owner', key: keyBytes(values.key as string) };
+}
+
+/** --recipient PUB (repeatable): 'psic-x25519:…' or a .pub file holding it. */
+export async function recipientsOption(values: unknown): Promise<Uint8Array[]> {
+  const list = (values as string[] | undefined) ?? [];
+  return Promise.all(list.map(async (r) => recipientBytes(r.startsWith('psic-x25519:') ? r : (await readKeyText(r)).trim())));
 }
 
 /** A .psic file, read only as far as its header declares (a regular file, checked size). */
 export const readContainer = readContainerFile;
 
 export async function compressCommand(argv: string[]): Promise<void> {
-  const args = parse(argv, { ...common, ...keyOptions }, COMPRESS_HELP);
+  const args = parse(argv, { ...common, ...keyOptions, seal: { type: 'boolean' }, recipient: { type: 'string', multiple: true } }, COMPRESS_HELP);
   if (!args) return;
   const key = await keyOption(args.values);
+  const recipients = await recipientsOption(args.values.recipient);
+  if (args.values.seal && key === undefined) throw new UsageError('--seal needs the owner\'s key (--key-file F or --key K)');
+  if (recipients.length > 0 && !args.values.seal) throw new UsageError('--recipient needs --seal');
   const input = onePositional(args.positionals, 'input image');
   const output = requireString(args.values.output, '-o OUT.psic');
   const model = requireString(args.values.model, '--model M');
   const codec = await Codec.load(model, loadOptionsOf(args.values));
-  const stats = await codec.compressWithStats(input, { estimate: false, key });
+  const stats = await codec.compressWithStats(input, args.values.seal ? { estimate: false, seal: { key: key!, recipients } } : { estimate: false, key });
   await writeFileAtomic(output, stats.container);
   if (args.values.json) {
     const { container, ...rest } = stats;
-    process.stdout.write(`${JSON.stringify({ input, output, bytes: container.length, modelId: codec.modelId, keyCheck: key !== undefined, ...rest })}\n`);
+    process.stdout.write(`${JSON.stringify({ input, output, bytes: container.length, modelId: codec.modelId, keyCheck: key !== undefined && !args.values.seal, sealed: !!args.values.seal, recipients: recipients.length, ...rest })}\n`);
   } else {
     process.stdout.write(`${output}: ${stats.width}x${stats.height}, ${stats.container.length} bytes, ${stats.bpp.toFixed(4)} bpp\n`);
   }
@@ -108,16 +131,18 @@ export async function compressCommand(argv: string[]): Promise<void> {
 export async function decompressCommand(argv: string[]): Promise<void> {
   const args = parse(argv, { ...common, ...keyOptions }, DECOMPRESS_HELP);
   if (!args) return;
-  const key = await keyOption(args.values);
+  const keyFile = await keyFileOption(args.values);
+  const key = keyFile?.kind === 'owner' ? keyFile.key : undefined;
+  const identity = keyFile?.kind === 'x25519' ? keyFile.secretKey : undefined;
   const input = onePositional(args.positionals, 'input .psic file');
   const output = requireString(args.values.output, '-o OUT.png');
   const model = requireString(args.values.model, '--model M');
   const bytes = await readContainer(input);
   const codec = await Codec.load(model, loadOptionsOf(args.values));
-  const { image, timings } = await codec.decompressWithTimings(bytes, { key });
+  const { image, timings } = await codec.decompressWithTimings(bytes, { key, identity });
   await writePng(image as { data: Uint8Array; width: number; height: number }, output);
   if (args.values.json) {
-    const decode = codec.conditionDim === 0 ? 'single' : key === undefined ? 'protected' : 'full';
+    const decode = codec.conditionDim === 0 ? 'single' : keyFile === undefined ? 'protected' : 'full';
     process.stdout.write(`${JSON.stringify({ input, output, width: image.width, height: image.height, decode, timings })}\n`);
   } else {
     process.stdout.write(`${output}: ${image.width}x${image.height}\n`);
@@ -142,6 +167,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
       `latents      y ${info.yShape.join('x')}, z ${info.zShape.join('x')}`,
       ...info.strings.map((s) => `string ${s.name}     ${s.bytes} bytes, sha256 ${s.sha256}`),
       `key check    ${info.keyCheck ? 'yes (a wrong key is refused)' : 'no'}`,
+      ...(info.seal ? [`sealed       yes: public ${info.seal.publicBytes} bytes, sealed ${info.seal.sealedBytes} bytes (${info.seal.coding}), ${info.seal.recipients} recipient(s)`] : []),
       `checksum     ${info.checksum.toString(16).padStart(8, '0')} (CRC-32, verified)`,
     ].join('\n') + '\n',
   );

@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { type BatchItem, type BatchIterateOptions, type BatchOptions, type BatchPlan, MicroBatcher, collectBatch, planBatch, runBatch } from './batch.js';
 import { PsicDeviceError, PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall, nativeCallSync } from '../errors.js';
 import { defaultPixelLimit, type ImageInput, type RgbImage, encodePng, readImage, validatePixelLimit } from '../io/image-io.js';
-import { type Key, keyBytes } from '../keys.js';
+import { type Key, type Recipient, keyBytes, recipientBytes } from '../keys.js';
 import { bpp } from '../evaluate/metrics.js';
 import { readContainerFile } from './container-file.js';
 import {
@@ -49,6 +49,8 @@ export interface DecompressOptions {
    * one. Unconditional models (plain CompressAI backbones) refuse a key.
    */
   key?: Key;
+  /** A recipient's X25519 secret key: opens the full image of a sealed file made for its public key. */
+  identity?: Uint8Array;
   /**
    * A raw condition vector (conditionDim values) instead of a key's: for research and the
    * key-search evaluation. Overrides `key`.
@@ -62,7 +64,26 @@ export interface DecompressOptions {
   threads?: number;
 }
 
+/** A sealed file: the owner's key and the X25519 recipients the full image opens for too. */
+export interface SealOptions {
+  key: Key;
+  recipients?: Recipient[];
+  /**
+   * How the sealed section codes the full latent (measurements): 'auto' (default) the smaller
+   * of 'conditional' (the residual against the public latent) and 'simulcast' (its own strings).
+   */
+  coding?: 'auto' | 'conditional' | 'simulcast';
+  /** How the public section decodes (measurements): 'auto' (default) the model's backbone synthesis where it has one. */
+  publicSynthesis?: 'auto' | 'protected' | 'backbone';
+}
+
 export interface CompressOptions {
+  /**
+   * Seal the file (container version 3): the public bytes hold only the protected image; the
+   * full image is encrypted (AES-256-GCM) and opens only with `seal.key` or the secret key of
+   * one of `seal.recipients` (X25519 public keys). Needs a PSIC model on the scale hyperprior.
+   */
+  seal?: SealOptions;
   /**
    * The owner's key (PSIC models): stored as a key check (a salted HMAC tag, nothing of the key
    * itself), so that decompressing with a wrong key fails with PsicKeyError instead of giving a
@@ -152,6 +173,13 @@ function callThreads(value: unknown): number | undefined {
 }
 
 
+/** A recipient's X25519 secret key (32 bytes); undefined stays undefined. */
+function identityBytes(identity: unknown): Uint8Array | undefined {
+  if (identity === undefined) return undefined;
+  if (!(identity instanceof Uint8Array) || identity.length !== 32) throw new PsicKeyError('identity must be a 32-byte X25519 secret key (psic keygen --x25519)');
+  return identity;
+}
+
 function toBytes(input: unknown, what: string): Uint8Array {
   if (input instanceof Uint8Array) return input;
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
@@ -217,7 +245,8 @@ export class Codec {
   /** Compresses and reports rate figures and timings. */
   async compressWithStats(input: ImageInput, options: CompressOptions = {}): Promise<CompressStats> {
     const threads = callThreads(options.threads);
-    const key = this.ownerKey(options.key);
+    const seal = this.sealOptions(options);
+    const key = seal?.key ?? this.ownerKey(options.key);
     const image = await readImage(input, { pixelLimit: this.pixelLimit });
     const result = await nativeCall(() =>
       this.model.compress(image.data, image.width, image.height, {
@@ -226,6 +255,7 @@ export class Codec {
         estimate: options.estimate ?? true,
         threads,
         key,
+        ...(seal && { seal: true, recipients: seal.recipients, sealedCoding: seal.coding, publicSynthesis: seal.publicSynthesis }),
       }),
     );
     const header = native().parseContainer(result.container, this.pixelLimit);
@@ -259,6 +289,8 @@ export class Codec {
     checkSynthesis(options.synthesis);
     const threads = callThreads(options.threads);
     let key = this.ownerKey(options.key);
+    const x25519Secret = identityBytes(options.identity);
+    if (key && x25519Secret) throw new PsicInputError('give key or identity, not both');
     let condition: Float32Array | undefined;
     if (options.condition !== undefined) {
       if (!(options.condition instanceof Float32Array) || options.condition.length !== this.conditionDim || this.conditionDim === 0) {
@@ -268,7 +300,7 @@ export class Codec {
       key = undefined;
     }
     const r = await nativeCall(() =>
-      this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis, condition, key, threads }),
+      this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis, condition, key, x25519Secret, threads }),
     );
     return { image: { data: r.data, width: r.width, height: r.height, channels: 3 }, timings: r.timings };
   }
@@ -314,13 +346,15 @@ export class Codec {
     const { output, synthesis } = options;
     // Checked once, before any job: a bad key or option is misuse, not a per-item failure.
     const key = this.ownerKey(options.key);
+    const x25519Secret = identityBytes(options.identity);
+    if (key && x25519Secret) throw new PsicInputError('give key or identity, not both');
     if (output !== undefined && output !== 'uint8' && output !== 'float32') throw new PsicInputError(`output must be 'uint8' or 'float32'`);
     const readBytes = async (input: ContainerInput) => (typeof input === 'string' ? readContainerFile(input) : input);
     if (plan.batchSize === 1) {
-      return runBatch(inputs, async (input) => (await this.decompressWithTimings(await readBytes(input), { key, output, synthesis, threads: plan.threadsPerJob })).image, plan, options);
+      return runBatch(inputs, async (input) => (await this.decompressWithTimings(await readBytes(input), { key, identity: options.identity, output, synthesis, threads: plan.threadsPerJob })).image, plan, options);
     }
     checkSynthesis(synthesis);
-    const opts = { path: this.path, pixelLimit: this.pixelLimit, output: output ?? 'uint8', synthesis, key, threads: plan.threadsPerJob } as const;
+    const opts = { path: this.path, pixelLimit: this.pixelLimit, output: output ?? 'uint8', synthesis, key, x25519Secret, threads: plan.threadsPerJob } as const;
     const toImage = (r: { data: Uint8Array | Float32Array; width: number; height: number }): DecodedImage => ({ data: r.data, width: r.width, height: r.height, channels: 3 });
     const batcher = new MicroBatcher<Uint8Array, DecodedImage>(
       async (containers) => (await nativeCall(() => this.model.decompressBatch(containers.map((data) => ({ data })), opts, plan.batchSize))).map(toImage),
@@ -356,6 +390,22 @@ export class Codec {
   conditionFor(key: Key): Float32Array {
     const bytes = this.ownerKey(key)!;
     return nativeCallSync(() => this.model.keyCondition(bytes));
+  }
+
+  /** A seal's keys as bytes, checked; undefined when not sealing. */
+  private sealOptions(options: CompressOptions): { key: Uint8Array; recipients: Uint8Array[]; coding: 0 | 1 | 2; publicSynthesis: -1 | 0 | 1 } | undefined {
+    if (options.seal === undefined) return undefined;
+    if (typeof options.seal !== 'object' || options.seal === null || options.seal.key === undefined) {
+      throw new PsicInputError('seal must be {key, recipients?}: the owner key, and X25519 public keys');
+    }
+    if (options.key !== undefined) throw new PsicInputError('give seal.key, not key, to seal');
+    const recipients = options.seal.recipients ?? [];
+    if (!Array.isArray(recipients) || recipients.length > 255) throw new PsicInputError('seal.recipients must be an array of at most 255 X25519 public keys');
+    const coding = { auto: 0, conditional: 1, simulcast: 2 }[options.seal.coding ?? 'auto'];
+    const publicSynthesis = { auto: -1, protected: 0, backbone: 1 }[options.seal.publicSynthesis ?? 'auto'];
+    if (coding === undefined) throw new PsicInputError("seal.coding must be 'auto', 'conditional' or 'simulcast'");
+    if (publicSynthesis === undefined) throw new PsicInputError("seal.publicSynthesis must be 'auto', 'protected' or 'backbone'");
+    return { key: this.ownerKey(options.seal.key)!, recipients: recipients.map(recipientBytes), coding: coding as 0 | 1 | 2, publicSynthesis: publicSynthesis as -1 | 0 | 1 };
   }
 
   /** A key's bytes, checked against this model (which must take one); undefined stays undefined. */
