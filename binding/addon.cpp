@@ -194,6 +194,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pgdCloak", Napi::Function::New(env, PgdCloak));
   exports.Set("keySearch", Napi::Function::New(env, KeySearch));
   exports.Set("createTrainer", Napi::Function::New(env, CreateTrainer));
+  exports.Set("resolveTrainingConfig", Napi::Function::New(env, ResolveTrainingConfig));
+  exports.Set("trainingKeySalt", Napi::Function::New(env, TrainingKeySalt));
   exports.Set("loadHumanTarget", Napi::Function::New(env, LoadHumanTarget));
   exports.Set("clipTarget", Napi::Function::New(env, ClipTarget));
   exports.Set("loadTfjsGraph", Napi::Function::New(env, LoadTfjsGraph));

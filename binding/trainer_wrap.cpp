@@ -1,9 +1,15 @@
 #include "trainer_wrap.h"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
 #include "errors.h"
+#include "models/keys.h"
+#include "training/trainer_config.h"
+#include "util/device.h"
 #include "host_tensor.h"
 #include "promise_worker.h"
 #include "target_wrap.h"
@@ -13,45 +19,6 @@
 namespace psic_binding {
 
 namespace {
-
-double number(const Napi::Object& o, const char* key, double fallback) {
-  return o.Has(key) && o.Get(key).IsNumber() ? o.Get(key).As<Napi::Number>().DoubleValue() : fallback;
-}
-std::string text(const Napi::Object& o, const char* key, const std::string& fallback) {
-  return o.Has(key) && o.Get(key).IsString() ? o.Get(key).ToString().Utf8Value() : fallback;
-}
-
-// The config object of src/training/trainer.ts (already validated there; re-checked in C++).
-psic::TrainerConfig read_config(Napi::Env env, const Napi::Object& o) {
-  psic::TrainerConfig c;
-  c.stage = static_cast<int>(number(o, "stage", 1));
-  c.conditioning_only = o.Has("conditioningOnly") && o.Get("conditioningOnly").ToBoolean().Value();
-  c.lambda = number(o, "lambda", c.lambda);
-  c.lr = number(o, "lr", c.lr);
-  c.aux_lr = number(o, "auxLr", c.aux_lr);
-  c.clip_max_norm = number(o, "clipMaxNorm", c.clip_max_norm);
-  const std::string schedule = text(o, "schedule", "alternate");
-  c.schedule = schedule == "mixed" ? psic::TrainingSchedule::Mixed : psic::TrainingSchedule::Alternate;
-  const std::string balance = text(o, "balance", "fixed");
-  c.balance = balance == "inverse-loss" ? psic::AttackBalance::InverseLoss
-              : balance == "adaptive"   ? psic::AttackBalance::Adaptive
-                                        : psic::AttackBalance::Fixed;
-  c.attack_weight = number(o, "attackWeight", c.attack_weight);
-  c.protected_psnr = number(o, "protectedPsnr", c.protected_psnr);
-  c.dual_lr = number(o, "dualLr", c.dual_lr);
-  const std::string uaeo = text(o, "uaeo", "paper");
-  c.uaeo.variant = uaeo == "code" ? psic::UaeoVariant::Code : uaeo == "naive" ? psic::UaeoVariant::Naive : psic::UaeoVariant::Paper;
-  c.uaeo.s = number(o, "temperature", c.uaeo.s);
-  c.uaeo.code_stage2_weighting = c.uaeo.variant == psic::UaeoVariant::Code && c.stage == 2;
-  c.wrong_keys = static_cast<int>(number(o, "wrongKeys", c.wrong_keys));
-  c.seed = static_cast<uint64_t>(number(o, "seed", 0));
-  c.device = text(o, "device", "cpu");
-  if (o.Has("fullCondition")) {
-    const std::vector<float> f = read_floats(env, o.Get("fullCondition"), "fullCondition");
-    c.full_condition = f;
-  }
-  return c;
-}
 
 Napi::Value metrics_to_js(Napi::Env env, const psic::StepMetrics& m) {
   auto o = Napi::Object::New(env);
@@ -94,6 +61,14 @@ Napi::Value TrainerWrap::Info(const Napi::CallbackInfo& info) {
   auto names = Napi::Array::New(env);
   for (const auto& n : t.trainable_names()) names.Set(names.Length(), n);
   o.Set("trainable", names);
+  o.Set("modelId", payload_->model_id);
+  o.Set("architecture", t.model().config.architecture);
+  o.Set("conditionDim", static_cast<double>(t.model().config.condition_dim));
+  o.Set("keySalt", payload_->key_salt);
+  const std::vector<float>& c = t.config().full_condition;
+  auto full = Napi::Float32Array::New(env, c.size());
+  std::copy(c.begin(), c.end(), full.Data());
+  o.Set("fullCondition", full);
   return o;
 }
 
@@ -188,43 +163,57 @@ Napi::Value TrainerWrap::StateDigest(const Napi::CallbackInfo& info) {
 
 Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsString() || !info[2].IsArray() || !info[3].IsObject())
-    throw Napi::TypeError::New(env, "createTrainer(modelPath, keySalt, targets, config)");
-  const std::string path = info[0].ToString().Utf8Value();
-  const std::string salt = info[1].IsString() ? info[1].ToString().Utf8Value() : "";
+  const char* usage = "createTrainer(configJson: string, key: Uint8Array, targets: [{target, weight}], fingerprint: string)";
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsTypedArray() || !info[2].IsArray() || !info[3].IsString() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, usage);
+  const std::string config_json = info[0].ToString().Utf8Value();
+  const auto key_array = info[1].As<Napi::Uint8Array>();
+  const psic::Bytes key(key_array.Data(), key_array.Data() + key_array.ByteLength());
   const std::vector<psic::AttackTarget> targets = read_attack_targets(env, info[2], "targets: [{target, weight}]");
-  const auto options = info[3].As<Napi::Object>();
-  psic::TrainerConfig config = read_config(env, options);
-  // Distributed (validated in src/training/trainer.ts).
-  std::optional<psic::DistributedOptions> distributed;
-  std::string fingerprint;
-  if (options.Has("distributed") && options.Get("distributed").IsObject()) {
-    const auto d = options.Get("distributed").As<Napi::Object>();
-    psic::DistributedOptions o;
-    o.world_size = static_cast<int>(number(d, "worldSize", 1));
-    o.rank = static_cast<int>(number(d, "rank", 0));
-    o.host = text(d, "host", o.host);
-    o.port = static_cast<int>(number(d, "port", o.port));
-    o.timeout_seconds = number(d, "timeoutSeconds", o.timeout_seconds);
-    o.backend = text(d, "backend", o.backend);
-    fingerprint = text(d, "fingerprint", "");
-    if (o.world_size > 1) distributed = o;
-  }
+  const std::string fingerprint = info[3].ToString().Utf8Value();
   return PromiseWorker<std::shared_ptr<TrainerHandle>>::Start(
       env,
-      [path, salt, targets, config, distributed, fingerprint]() {
-        psic::LoadedModel loaded = psic::load_model(path);
-        if (!salt.empty()) {
-          const std::string& have = loaded.model->config.key_salt;
-          if (!have.empty() && have != salt) throw psic::KeyError("the model was trained for another key salt");
-          loaded.model->config.set_key_salt(salt);
-        }
+      [config_json, key, targets, fingerprint]() {
+        const psic::TrainingRunConfig run = psic::TrainingRunConfig::parse(config_json);
+        psic::parse_device(run.trainer.device);  // a device this build lacks fails before the model loads
+        psic::KeyedModel keyed = psic::load_keyed_model(run.model, key, run.trainer.seed);
+        psic::TrainerConfig config = run.trainer;
+        config.full_condition = keyed.full_condition;
         auto handle = std::make_shared<TrainerHandle>();
-        handle->trainer = std::make_unique<psic::PsicTrainer>(std::move(loaded), targets, config);
-        if (distributed) handle->trainer->attach(std::make_shared<psic::ProcessGroup>(*distributed), fingerprint);
+        handle->model_id = keyed.model_id;
+        handle->key_salt = keyed.key_salt;
+        handle->trainer = std::make_unique<psic::PsicTrainer>(std::move(keyed.loaded), targets, config);
+        if (run.is_distributed()) {
+          const psic::TrainingDistributedConfig& d = *run.distributed;
+          psic::DistributedOptions o;
+          o.world_size = d.world_size;
+          o.rank = d.rank;
+          o.host = d.host;
+          o.port = d.port;
+          o.timeout_seconds = d.timeout_seconds;
+          o.backend = run.trainer.device == "cpu" ? "gloo" : "nccl";  // NCCL between GPUs where the build has it
+          handle->trainer->attach(std::make_shared<psic::ProcessGroup>(o), fingerprint);
+        }
         return handle;
       },
       &TrainerWrap::FromResult);
+}
+
+Napi::Value ResolveTrainingConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "resolveTrainingConfig(json: string)");
+  const std::string text = info[0].ToString().Utf8Value();
+  return guarded(env, [&]() -> Napi::Value { return Napi::String::New(env, psic::TrainingRunConfig::parse(text).to_json().dump()); });
+}
+
+Napi::Value TrainingKeySalt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double seed = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+  if (info.Length() < 2 || !info[0].IsString() || !(seed >= 0 && seed <= 9007199254740991.0 && std::floor(seed) == seed))
+    throw Napi::TypeError::New(env, "trainingKeySalt(startModelId: string, seed: a non-negative integer)");
+  const std::string id = info[0].ToString().Utf8Value();
+  return guarded(env, [&]() -> Napi::Value { return Napi::String::New(env, psic::training_key_salt(id, static_cast<uint64_t>(seed))); });
 }
 
 }  // namespace psic_binding

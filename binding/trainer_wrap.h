@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "shared_wrap.h"
 #include "training/psic_trainer.h"
@@ -14,6 +15,8 @@ namespace psic_binding {
 struct TrainerHandle {
   std::mutex mutex;
   std::unique_ptr<psic::PsicTrainer> trainer;
+  std::string model_id;  // the starting model's (32 hex)
+  std::string key_salt;  // the condition salt the run fixed
 };
 
 class TrainerWrap : public SharedWrap<TrainerWrap, TrainerHandle> {
@@ -34,9 +37,15 @@ class TrainerWrap : public SharedWrap<TrainerWrap, TrainerHandle> {
   Napi::Value StateDigest(const Napi::CallbackInfo& info);
 };
 
-// createTrainer(modelPath, keySalt | null, targets: [{target: NativeTarget, weight}], config): Promise<NativeTrainer>
-// config.distributed = {worldSize, rank, host, port, timeoutSeconds, backend, fingerprint}:
-// joins the group (blocking in the worker until every rank has) and attaches the trainer to it.
+// createTrainer(configJson, key: Uint8Array, targets: [{target: NativeTarget, weight}], fingerprint): Promise<NativeTrainer>
+// configJson: a training run config (cpp/training/trainer_config.h; paths as the worker opens
+// them). Loads the model once, fixes its key salt and the key's condition, and with
+// distributed.worldSize > 1 joins the group (blocking in the worker until every rank has; the
+// ranks must agree on the fingerprint, what the caller's side of the run holds).
 Napi::Value CreateTrainer(const Napi::CallbackInfo& info);
+// resolveTrainingConfig(json): the resolved config's JSON (every default); PsicConfigError.
+Napi::Value ResolveTrainingConfig(const Napi::CallbackInfo& info);
+// trainingKeySalt(startModelId, seed): psic::training_key_salt.
+Napi::Value TrainingKeySalt(const Napi::CallbackInfo& info);
 
 }  // namespace psic_binding

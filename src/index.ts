@@ -39,7 +39,7 @@ export type { AttackEvalOptions, AttackEvalReport, TargetAttackReport } from './
 export type { AllEvalOptions, AllEvalReport } from './evaluate/all.js';
 export type { BaselineCodec } from './evaluate/baselines.js';
 export { Trainer, keySaltFor } from './training/trainer.js';
-export type { DistributedConfig, StepLog, TrainerConfig } from './training/trainer.js';
+export type { DistributedConfig, ResolvedTrainerConfig, StepLog, TrainerConfig } from './training/trainer.js';
 export { launchRanks } from './training/launch.js';
 export type { LaunchOptions } from './training/launch.js';
 export { ImageDataset } from './training/dataset.js';

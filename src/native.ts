@@ -211,30 +211,14 @@ export interface NativeStepMetrics {
   stop: boolean;
 }
 
-export interface NativeTrainerConfig {
-  stage: 1 | 2;
-  conditioningOnly?: boolean;
-  lambda: number;
-  lr: number;
-  auxLr: number;
-  clipMaxNorm: number;
-  schedule: 'alternate' | 'mixed';
-  balance: 'fixed' | 'inverse-loss' | 'adaptive';
-  attackWeight: number;
-  protectedPsnr: number;
-  dualLr: number;
-  uaeo: 'paper' | 'code' | 'naive';
-  temperature: number;
-  wrongKeys: number;
-  seed: number;
-  device?: string;
-  fullCondition: Float32Array;
-  /** Data parallel: this process's rank; fingerprint is what every rank must agree on besides the trainer config. */
-  distributed?: { worldSize: number; rank: number; host: string; port: number; timeoutSeconds: number; backend: 'gloo' | 'nccl'; fingerprint: string };
-}
-
 export interface NativeTrainer {
-  info(): { stepsDone: number; config: string; attackWeight: number; trainable: string[] };
+  info(): {
+    stepsDone: number; config: string; attackWeight: number; trainable: string[];
+    /** The starting model's id (32 hex), architecture and condition size. */
+    modelId: string; architecture: string; conditionDim: number;
+    /** The condition salt the run fixed (the model's own, else trainingKeySalt(modelId, seed)) and the key's condition. */
+    keySalt: string; fullCondition: Float32Array;
+  };
   /** captionTokens: B rows of CLIP token ids, for vision-language targets. */
   step(images: Float32Array, shape: number[], captionTokens?: Int32Array): Promise<NativeStepMetrics>;
   saveModel(path: string): Promise<void>;
@@ -247,8 +231,17 @@ export interface NativeTrainer {
 }
 
 export interface NativeAddon {
-  /** A PSIC trainer over a model file, with attack targets. */
-  createTrainer(modelPath: string, keySalt: string | null, targets: NativeWeightedTarget[], config: NativeTrainerConfig): Promise<NativeTrainer>;
+  /**
+   * A PSIC trainer: configJson is a training config (cpp/training/trainer_config.h; the model path
+   * as the addon opens it), key the owner's key bytes. Loads the model, fixes its key salt and the
+   * key's condition; with distributed.worldSize > 1 joins the other ranks, which must pass the
+   * same fingerprint (what the caller's side of the run holds: data, steps, targets).
+   */
+  createTrainer(configJson: string, key: Uint8Array, targets: NativeWeightedTarget[], fingerprint: string): Promise<NativeTrainer>;
+  /** Validates a training config (JSON) and returns it with every default filled in; PsicConfigError naming the field. */
+  resolveTrainingConfig(configJson: string): string;
+  /** The condition salt a training run fixes: first 16 bytes of SHA-256("psic/key-salt/v1/" + id + "/" + seed), hex. */
+  trainingKeySalt(startModelId: string, seed: number): string;
   /** A human model (gear, age, gender, emotion, mobileface, centernet) with its preprocessing, as a target. */
   /** Per-image L∞ PGD against the targets (cpp/attacks/pgd_cloak.h). */
   pgdCloak(targets: NativeWeightedTarget[], images: Float32Array, shape: number[], options: NativePgdOptions): Promise<NativeTensor>;

@@ -170,14 +170,14 @@ t.test('a missing rank fails the rendezvous after the timeout; a failing rank fa
 t.test('distributed config and flags are validated', needsAddon, async (t) => {
   const model = await tinyModel();
   const base: TrainerConfig = { model, key, data: { dir: images, crop: 64, batchSize: 4 } };
-  const bad = async (distributed: unknown, message: RegExp, extra: Partial<TrainerConfig> = {}, name = 'PsicInputError') =>
+  const bad = async (distributed: unknown, message: RegExp, extra: Partial<TrainerConfig> = {}, name = 'PsicConfigError') =>
     t.rejects(Trainer.create({ ...base, ...extra, distributed: distributed as TrainerConfig['distributed'] }), { name, message });
   await bad({ worldSize: 2, rank: 2, master: '127.0.0.1:29500' }, /distributed.rank/);
   await bad({ worldSize: 0, rank: 0, master: '127.0.0.1:29500' }, /distributed.worldSize/);
   await bad({ worldSize: 2, rank: 0, master: 'localhost' }, /ADDR:PORT/);
   await bad({ worldSize: 2, rank: 0, master: '127.0.0.1:70000' }, /ADDR:PORT/);
   await bad({ worldSize: 2, rank: 0, master: '127.0.0.1:29500', timeoutSeconds: 0 }, /timeoutSeconds/);
-  await bad({ worldSize: 3, rank: 0, master: '127.0.0.1:29500' }, /multiple of the 3 ranks/);
+  await bad({ worldSize: 3, rank: 0, master: '127.0.0.1:29500' }, /multiple of the 3 ranks/, {}, 'PsicInputError');
   await bad({ worldSize: 2, rank: 1, master: '127.0.0.1:29500' }, /distributed ranks need an existing key/, { key: undefined, keyFile: join(dir, 'none.key') }, 'PsicKeyError');
   const file = join(dir, 'flags.json');
   writeFileSync(file, JSON.stringify(base));

@@ -106,11 +106,11 @@ t.test('the owner key unlocks the full decode; 20 wrong keys give the protected 
 });
 
 t.test('config errors are typed', needsHumanModels, async (t) => {
-  await t.rejects(Trainer.create({ ...(await config()), stage: 3 as 1 }), { name: 'PsicInputError', message: /stage/ });
-  await t.rejects(Trainer.create({ ...(await config()), uaeo: 'x' as 'paper' }), { name: 'PsicInputError', message: /uaeo/ });
+  await t.rejects(Trainer.create({ ...(await config()), stage: 3 as 1 }), { name: 'PsicConfigError', message: /'stage'/ });
+  await t.rejects(Trainer.create({ ...(await config()), uaeo: 'x' as 'paper' }), { name: 'PsicConfigError', message: /'uaeo'/ });
   await t.rejects(Trainer.create({ ...(await config()), key: undefined }), { name: 'PsicKeyError' });
   if (!Codec.cudaAvailable()) await t.rejects(Trainer.create({ ...(await config()), device: 'cuda' }), { name: 'PsicDeviceError', message: /CUDA/ });
-  await t.rejects(Trainer.create({ ...(await config()), device: 'gpu' as 'cuda' }), { name: 'PsicInputError', message: /device/ });
+  await t.rejects(Trainer.create({ ...(await config()), device: 'gpu' as 'cuda' }), { name: 'PsicConfigError', message: /'device'/ });
   await t.rejects(Trainer.create({ ...(await config()), targets: [{ target: 'human:nope' }] }), { name: 'PsicInputError' });
   const plain = join(sharedDir(), 'fixtures', 'compressai-hyperprior', 'tiny-N16-M24.pth.tar');
   await t.rejects(Trainer.create({ ...(await config()), model: plain }), { name: 'PsicInputError', message: /single decode/ });

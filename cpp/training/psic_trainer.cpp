@@ -10,7 +10,9 @@
 #include "errors.h"
 #include "formats/safetensors.h"
 #include "training/rd_loss.h"
+#include "models/keys.h"
 #include "training/target_similarity.h"
+#include "training/uaeo_loss.h"
 #include "util/atomic_file.h"
 #include "util/device.h"
 #include "util/sha256.h"
@@ -36,14 +38,29 @@ bool stage2_trainable(const std::string& name) { return name.rfind("g_s", 0) == 
 
 }  // namespace
 
+KeyedModel load_keyed_model(const std::string& path, const Bytes& key, uint64_t seed) {
+  check_key(key);
+  KeyedModel k;
+  k.loaded = load_model(path);
+  ModelConfig& config = k.loaded.model->config;
+  if (config.condition_dim == 0)
+    throw InputError("model '" + path + "' has a single decode; train a PSIC model (psic model init --arch psic-hyperprior ...)");
+  k.model_id = k.loaded.model_id.substr(0, 32);
+  k.key_salt = config.key_salt.empty() ? training_key_salt(k.model_id, seed) : config.key_salt;
+  if (config.architecture == "reference") {
+    k.full_condition = {0.0f};  // the paper's public bit: no secret, no salt in the config
+    return k;
+  }
+  config.set_key_salt(k.key_salt);
+  k.full_condition = derive_condition(key, k.key_salt, config.condition_dim);
+  return k;
+}
+
 PsicTrainer::PsicTrainer(LoadedModel model, std::vector<AttackTarget> targets, TrainerConfig config)
     : model_(std::move(model)), targets_(std::move(targets)), config_(std::move(config)) {
   CompressionModel& m = *model_.model;
   if (m.condition_dim() == 0) throw InputError("training needs a PSIC model (psic-hyperprior, psic-factorized or reference)");
-  if (config_.stage != 1 && config_.stage != 2) throw InputError("stage must be 1 or 2");
-  if (config_.conditioning_only && config_.stage != 2) throw InputError("conditioningOnly applies to stage 2");
-  if (config_.lambda <= 0 || config_.lr <= 0 || config_.aux_lr <= 0) throw InputError("lambda, lr and aux_lr must be positive");
-  if (config_.wrong_keys < 0 || config_.wrong_keys > 64) throw InputError("wrong_keys must be in [0, 64]");
+  validate(config_);
   if (m.config.architecture == "reference") {
     config_.full_condition = {0.0f};  // the paper's public bit: beta = 0 is the full decode
   } else if (static_cast<int64_t>(config_.full_condition.size()) != m.condition_dim()) {
@@ -213,183 +230,232 @@ double psnr_of(const SquaredError& e) {
 
 }  // namespace
 
-StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& captions) {
+// One step's batch, where this rank's rows sit, and the figures its parts fill in.
+struct PsicTrainer::StepState {
+  int64_t b = 0;       // this rank's rows
+  int64_t B = 0;       // the combined batch's rows (b · world)
+  int64_t offset = 0;  // data parallel: rank r holds rows [offset, offset + b) of the combined batch
+  int world = 1;
+  bool mixed = false;
+  at::Tensor x;         // the batch on the model's device
+  at::Tensor captions;  // token ids [b, context], or undefined
+  StepMetrics metrics;
+  AttackRows rows;
+  SquaredError full_error, protected_error;
+  std::vector<SquaredError> wrong_errors;
+  double coupled = 0;  // the attack terms' value: whole on every rank, not a share
+};
+
+// x: [B, 3, H, W]; every rank checks its share against the others'.
+PsicTrainer::StepState PsicTrainer::check_batch(const at::Tensor& input, const at::Tensor& captions) const {
   if (input.dim() != 4 || input.size(1) != 3 || input.size(2) % 64 != 0 || input.size(3) % 64 != 0 || input.size(0) < 1)
     throw InputError("training batches are [B, 3, H, W] with H and W multiples of 64");
-  const int64_t b = input.size(0);  // this rank's rows
-  if (captions.defined() && (captions.dim() != 2 || captions.size(0) != b)) throw InputError("captions must be [B, context] token ids");
-  // Data parallel: rank r holds rows [offset, offset + b) of the combined batch of B rows.
-  const int world = group_ ? group_->world_size() : 1;
-  const int64_t B = b * world, offset = group_ ? b * group_->rank() : 0;
+  StepState s;
+  s.b = input.size(0);
+  if (captions.defined() && (captions.dim() != 2 || captions.size(0) != s.b)) throw InputError("captions must be [B, context] token ids");
+  s.world = group_ ? group_->world_size() : 1;
+  s.B = s.b * s.world;
+  s.offset = group_ ? s.b * group_->rank() : 0;
   if (group_)
-    expect_same_on_all_ranks(*group_, {b, input.size(2), input.size(3), step_, captions.defined() ? captions.size(1) : -1},
+    expect_same_on_all_ranks(*group_, {s.b, input.size(2), input.size(3), step_, captions.defined() ? captions.size(1) : -1},
                              "the step, batch shapes or captions");
-  const bool mixed = config_.schedule == TrainingSchedule::Mixed;
-  if (mixed && B < 4) throw InputError("the mixed schedule needs batches of at least 4");
-  at::manual_seed(step_seed(config_.seed, step_));
-  ScopedBatchShard shard(group_ ? BatchShard{offset, B} : BatchShard{});
-  CompressionModel& m = *model_.model;
-  const at::Tensor x = to_device(input.to(at::kFloat).contiguous(), device_);
-  const ForwardOptions compat;
+  s.mixed = config_.schedule == TrainingSchedule::Mixed;
+  if (s.mixed && s.B < 4) throw InputError("the mixed schedule needs batches of at least 4");
+  s.captions = captions;
+  return s;
+}
 
-  StepMetrics metrics;
-  metrics.step = step_;
-  metrics.mode = mixed ? "mixed" : step_ % 2 == 0 ? "full" : "protected";
-  metrics.attack_weight = config_.attack_weight;
+StepMetrics PsicTrainer::step(const at::Tensor& input, const at::Tensor& captions) {
+  StepState s = check_batch(input, captions);
+  at::manual_seed(step_seed(config_.seed, step_));
+  ScopedBatchShard shard(group_ ? BatchShard{s.offset, s.B} : BatchShard{});
+  s.x = to_device(input.to(at::kFloat).contiguous(), device_);
+  s.rows.total = s.B;
+  s.rows.probe_image = s.x.narrow(0, 0, 1);
+  if (captions.defined()) s.rows.probe_caption = captions.narrow(0, 0, 1);
+
+  // The mode: alternate steps decode full, then protected (and wrong keys); mixed ones both.
+  s.metrics.step = step_;
+  s.metrics.mode = s.mixed ? "mixed" : step_ % 2 == 0 ? "full" : "protected";
+  s.metrics.attack_weight = config_.attack_weight;
   main_opt_->zero_grad();
   if (aux_opt_) aux_opt_->zero_grad();
 
-  // Analysis and entropy model. Stage 2 freezes them, and its decoder learns from the rounded
-  // latents it will decode at inference.
-  LatentCodec::ForwardResult latent;
-  {
-    std::unique_ptr<at::NoGradGuard> frozen;
-    if (config_.stage == 2) frozen = std::make_unique<at::NoGradGuard>();
-    latent = m.latent().forward(m.g_a.forward(x, compat), /*training=*/config_.stage == 1, compat);
-  }
   // Every loss term below is this rank's share of the combined batch's (summing to it over
   // ranks), except the attack loss, which every rank computes whole (see attack_loss); so the
   // gradients summed over ranks are those of one process on the combined batch.
-  const at::Tensor bpp = bits_per_pixel(latent.likelihoods, B * x.size(2) * x.size(3));
+  const LatentCodec::ForwardResult latent = encode(s.x);
+  const at::Tensor bpp = bits_per_pixel(latent.likelihoods, s.B * s.x.size(2) * s.x.size(3));
   const at::Tensor rate_term = config_.stage == 1 ? bpp : at::zeros({});
-
-  // λ·255²·MSE over `rows` of the `of_rows` rows the term averages over in the combined batch.
-  auto distortion = [&](const at::Tensor& x_hat, const at::Tensor& ref, int64_t of_rows) {
-    if (x_hat.size(0) == 0) return at::zeros({});
-    const double part = static_cast<double>(x_hat.size(0)) / static_cast<double>(of_rows);
-    return config_.lambda * kMseScale * (x_hat - ref).pow(2).mean() * part;
-  };
-  auto global_sum = [&](double v) {
-    if (!group_) return v;
-    at::Tensor t = at::full({1}, v, at::kDouble);
-    group_->all_reduce_sum(t, "all-reduce of the distortion");
-    return t.item<double>();
-  };
-  double coupled = 0;  // the attack terms' value: whole on every rank, not a share
-  auto weigh = [&](const at::Tensor& d, const at::Tensor& a) {
-    double wd = 1, wa = config_.attack_weight;
-    if (config_.balance == AttackBalance::InverseLoss && !targets_.empty()) {
-      const double id = 1 / (global_sum(d.item<double>()) + 1e-8), ia = 1 / (a.item<double>() + 1e-8);
-      wd = id / (id + ia);
-      wa = ia / (id + ia);
-    }
-    metrics.distortion_weight = wd;
-    metrics.attack_weight = wa;
-    coupled += wa * a.item<double>();
-    return wd * d + wa * a;
-  };
-  AttackRows rows;
-  rows.total = B;
-  rows.probe_image = x.narrow(0, 0, 1);
-  if (captions.defined()) rows.probe_caption = captions.narrow(0, 0, 1);
-  SquaredError full_error, protected_error;
-  std::vector<SquaredError> wrong_errors;
-
-  at::Tensor loss;
-  if (!mixed && metrics.mode == "full") {
-    const at::Tensor x_hat = m.synthesize(latent.y_hat, full_condition_.expand({b, -1}), compat);
-    full_error = squared_error(x_hat, x);
-    loss = distortion(x_hat, x, B) + rate_term;
-  } else if (!mixed) {
-    // The protected decode and the wrong keys, one decode each, with the same attack loss. A
-    // wrong key's distortion is measured against the protected decode (held fixed), so every
-    // key but the owner's converges on the protected image rather than on some third one.
-    std::vector<int> kinds = {1};
-    for (int k = 0; k < config_.wrong_keys; ++k) kinds.push_back(2);
-    rows.positions = at::arange(offset, offset + b, x.options().dtype(at::kLong));
-    at::Tensor d_sum = at::zeros({}), a_sum = at::zeros({});
-    at::Tensor protected_x_hat;
-    for (size_t k = 0; k < kinds.size(); ++k) {
-      const at::Tensor c = conditions({kinds[k]}, 1).expand({b, -1});
-      const at::Tensor x_hat = m.synthesize(latent.y_hat, c, compat);
-      double acc = NAN;
-      const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(x, x_hat, captions, rows, &acc);
-      a_sum = a_sum + a;
-      if (k == 0) {
-        protected_x_hat = x_hat.detach();
-        d_sum = d_sum + distortion(x_hat, x, B);
-        protected_error = squared_error(x_hat, x);
-        metrics.attack_accuracy = acc;
-      } else {
-        d_sum = d_sum + distortion(x_hat, protected_x_hat, B);
-        wrong_errors.push_back(squared_error(x_hat, x));
-      }
-    }
-    const double n = static_cast<double>(kinds.size());
-    const at::Tensor a_mean = a_sum / n;
-    metrics.attack_loss = a_mean.item<double>();
-    loss = weigh(d_sum / n, a_mean) + rate_term;
-  } else {
-    // Mixed: a seeded half of the combined batch decodes full, the rest protected or with wrong
-    // keys; the split and the wrong keys are drawn for the combined batch, each rank takes its rows.
-    const at::Tensor perm = at::randperm(B, at::kLong);  // drawn on the CPU: the same split on any device
-    const int64_t half = B / 2;
-    const at::Tensor full_idx = perm.narrow(0, 0, half).to(device_), prot_idx = perm.narrow(0, half, B - half).to(device_);
-    std::vector<int> kinds(static_cast<size_t>(B), 0);
-    const at::Tensor prot_cpu = perm.narrow(0, half, B - half).contiguous();
-    const auto* pi = prot_cpu.data_ptr<int64_t>();
-    for (int64_t i = 0; i < B - half; ++i)
-      kinds[static_cast<size_t>(pi[i])] = (config_.wrong_keys > 0 && i % (config_.wrong_keys + 1) != 0) ? 2 : 1;
-    std::vector<at::Tensor> conds;
-    for (int64_t i = 0; i < B; ++i) conds.push_back(conditions({kinds[static_cast<size_t>(i)]}, 1));
-    const at::Tensor x_hat = m.synthesize(latent.y_hat, at::cat(conds, 0).narrow(0, offset, b), compat);
-    // This rank's rows among the combined batch's `idx`, in that order, as local indices.
-    auto local = [&](const at::Tensor& idx) { return idx.masked_select((idx >= offset) & (idx < offset + b)) - offset; };
-    const at::Tensor full_l = local(full_idx), prot_l = local(prot_idx);
-    const at::Tensor xf = x.index_select(0, full_l), xp = x.index_select(0, prot_l);
-    const at::Tensor hf = x_hat.index_select(0, full_l), hp = x_hat.index_select(0, prot_l);
-    full_error = squared_error(hf, xf);
-    protected_error = squared_error(hp, xp);
-    rows.positions = prot_l + offset;
-    rows.order = prot_idx;
-    double acc = NAN;
-    const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(xp, hp, captions.defined() ? captions.index_select(0, prot_l.to(captions.device())) : captions, rows, &acc);
-    metrics.attack_accuracy = acc;
-    metrics.attack_loss = a.item<double>();
-    loss = distortion(hf, xf, half) + weigh(distortion(hp, xp, B - half), a) + rate_term;
-  }
+  const at::Tensor decode_terms = s.mixed                      ? mixed_decode_loss(s, latent.y_hat)
+                                  : s.metrics.mode == "full" ? full_decode_loss(s, latent.y_hat)
+                                                             : protected_decode_loss(s, latent.y_hat);
+  const at::Tensor loss = decode_terms + rate_term;
   loss.backward();
 
-  // The combined batch's figures: sums over ranks of the shares and squared errors, plus whether
-  // any rank wants to stop. Reduced with the gradients' step, so all ranks log and stop alike.
-  std::vector<double> sums = {loss.item<double>() - coupled, bpp.item<double>(), full_error.sum, full_error.count,
-                              protected_error.sum, protected_error.count, stop_requested_ ? 1.0 : 0.0};
-  for (const SquaredError& e : wrong_errors) sums.insert(sums.end(), {e.sum, e.count});
+  combine_ranks(s, loss, bpp);
+  update_weights(s);
+  adapt_attack_weight(s.metrics);
+  ++step_;
+  return s.metrics;
+}
+
+// Analysis and entropy model. Stage 2 freezes them, and its decoder learns from the rounded
+// latents it will decode at inference.
+LatentCodec::ForwardResult PsicTrainer::encode(const at::Tensor& x) {
+  CompressionModel& m = *model_.model;
+  const ForwardOptions compat;
+  std::unique_ptr<at::NoGradGuard> frozen;
+  if (config_.stage == 2) frozen = std::make_unique<at::NoGradGuard>();
+  return m.latent().forward(m.g_a.forward(x, compat), /*training=*/config_.stage == 1, compat);
+}
+
+// λ·255²·MSE over `rows` of the `of_rows` rows the term averages over in the combined batch.
+at::Tensor PsicTrainer::distortion(const at::Tensor& x_hat, const at::Tensor& ref, int64_t of_rows) const {
+  if (x_hat.size(0) == 0) return at::zeros({});
+  const double part = static_cast<double>(x_hat.size(0)) / static_cast<double>(of_rows);
+  return config_.lambda * kMseScale * (x_hat - ref).pow(2).mean() * part;
+}
+
+double PsicTrainer::global_sum(double v) const {
+  if (!group_) return v;
+  at::Tensor t = at::full({1}, v, at::kDouble);
+  group_->all_reduce_sum(t, "all-reduce of the distortion");
+  return t.item<double>();
+}
+
+// The balance of a distortion d and an attack term a: fixed (1 and attack_weight) or
+// inverse-loss weights; records both weights and the attack part's value.
+at::Tensor PsicTrainer::weigh(StepState& s, const at::Tensor& d, const at::Tensor& a) const {
+  double wd = 1, wa = config_.attack_weight;
+  if (config_.balance == AttackBalance::InverseLoss && !targets_.empty()) {
+    const double id = 1 / (global_sum(d.item<double>()) + 1e-8), ia = 1 / (a.item<double>() + 1e-8);
+    wd = id / (id + ia);
+    wa = ia / (id + ia);
+  }
+  s.metrics.distortion_weight = wd;
+  s.metrics.attack_weight = wa;
+  s.coupled += wa * a.item<double>();
+  return wd * d + wa * a;
+}
+
+// A full step: rate–distortion of the key's decode.
+at::Tensor PsicTrainer::full_decode_loss(StepState& s, const at::Tensor& y_hat) {
+  const at::Tensor x_hat = model_.model->synthesize(y_hat, full_condition_.expand({s.b, -1}), ForwardOptions());
+  s.full_error = squared_error(x_hat, s.x);
+  return distortion(x_hat, s.x, s.B);
+}
+
+// A protected step: the protected decode and the wrong keys, one decode each, with the same
+// attack loss. A wrong key's distortion is measured against the protected decode (held fixed), so
+// every key but the owner's converges on the protected image rather than on some third one.
+at::Tensor PsicTrainer::protected_decode_loss(StepState& s, const at::Tensor& y_hat) {
+  std::vector<int> kinds = {1};
+  for (int k = 0; k < config_.wrong_keys; ++k) kinds.push_back(2);
+  s.rows.positions = at::arange(s.offset, s.offset + s.b, s.x.options().dtype(at::kLong));
+  at::Tensor d_sum = at::zeros({}), a_sum = at::zeros({});
+  at::Tensor protected_x_hat;
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    const at::Tensor c = conditions({kinds[k]}, 1).expand({s.b, -1});
+    const at::Tensor x_hat = model_.model->synthesize(y_hat, c, ForwardOptions());
+    double acc = NAN;
+    const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(s.x, x_hat, s.captions, s.rows, &acc);
+    a_sum = a_sum + a;
+    if (k == 0) {
+      protected_x_hat = x_hat.detach();
+      d_sum = d_sum + distortion(x_hat, s.x, s.B);
+      s.protected_error = squared_error(x_hat, s.x);
+      s.metrics.attack_accuracy = acc;
+    } else {
+      d_sum = d_sum + distortion(x_hat, protected_x_hat, s.B);
+      s.wrong_errors.push_back(squared_error(x_hat, s.x));
+    }
+  }
+  const double n = static_cast<double>(kinds.size());
+  const at::Tensor a_mean = a_sum / n;
+  s.metrics.attack_loss = a_mean.item<double>();
+  return weigh(s, d_sum / n, a_mean);
+}
+
+// A mixed step: a seeded half of the combined batch decodes full, the rest protected or with
+// wrong keys; the split and the wrong keys are drawn for the combined batch, each rank takes its rows.
+at::Tensor PsicTrainer::mixed_decode_loss(StepState& s, const at::Tensor& y_hat) {
+  const int64_t B = s.B, b = s.b, offset = s.offset;
+  const at::Tensor perm = at::randperm(B, at::kLong);  // drawn on the CPU: the same split on any device
+  const int64_t half = B / 2;
+  const at::Tensor full_idx = perm.narrow(0, 0, half).to(device_), prot_idx = perm.narrow(0, half, B - half).to(device_);
+  std::vector<int> kinds(static_cast<size_t>(B), 0);
+  const at::Tensor prot_cpu = perm.narrow(0, half, B - half).contiguous();
+  const auto* pi = prot_cpu.data_ptr<int64_t>();
+  for (int64_t i = 0; i < B - half; ++i)
+    kinds[static_cast<size_t>(pi[i])] = (config_.wrong_keys > 0 && i % (config_.wrong_keys + 1) != 0) ? 2 : 1;
+  std::vector<at::Tensor> conds;
+  for (int64_t i = 0; i < B; ++i) conds.push_back(conditions({kinds[static_cast<size_t>(i)]}, 1));
+  const at::Tensor x_hat = model_.model->synthesize(y_hat, at::cat(conds, 0).narrow(0, offset, b), ForwardOptions());
+  // This rank's rows among the combined batch's `idx`, in that order, as local indices.
+  auto local = [&](const at::Tensor& idx) { return idx.masked_select((idx >= offset) & (idx < offset + b)) - offset; };
+  const at::Tensor full_l = local(full_idx), prot_l = local(prot_idx);
+  const at::Tensor xf = s.x.index_select(0, full_l), xp = s.x.index_select(0, prot_l);
+  const at::Tensor hf = x_hat.index_select(0, full_l), hp = x_hat.index_select(0, prot_l);
+  s.full_error = squared_error(hf, xf);
+  s.protected_error = squared_error(hp, xp);
+  s.rows.positions = prot_l + offset;
+  s.rows.order = prot_idx;
+  double acc = NAN;
+  const at::Tensor captions = s.captions.defined() ? s.captions.index_select(0, prot_l.to(s.captions.device())) : s.captions;
+  const at::Tensor a = targets_.empty() ? at::zeros({}) : attack_loss(xp, hp, captions, s.rows, &acc);
+  s.metrics.attack_accuracy = acc;
+  s.metrics.attack_loss = a.item<double>();
+  return distortion(hf, xf, half) + weigh(s, distortion(hp, xp, B - half), a);
+}
+
+// The combined batch's figures: sums over ranks of the shares and squared errors, plus whether
+// any rank wants to stop. Reduced with the gradients' step, so all ranks log and stop alike.
+void PsicTrainer::combine_ranks(StepState& s, const at::Tensor& loss, const at::Tensor& bpp) {
+  std::vector<double> sums = {loss.item<double>() - s.coupled, bpp.item<double>(), s.full_error.sum, s.full_error.count,
+                              s.protected_error.sum, s.protected_error.count, stop_requested_ ? 1.0 : 0.0};
+  for (const SquaredError& e : s.wrong_errors) sums.insert(sums.end(), {e.sum, e.count});
   if (group_) {
     at::Tensor t = at::tensor(sums, at::kDouble);
     group_->all_reduce_sum(t, "all-reduce of the step's metrics");
     sums.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
     sum_gradients(*group_, main_opt_->params());
   }
-  metrics.loss = sums[0] + coupled;
+  StepMetrics& metrics = s.metrics;
+  metrics.loss = sums[0] + s.coupled;
   metrics.bpp = sums[1];
   metrics.psnr_full = psnr_of({sums[2], sums[3]});
   metrics.psnr_protected = psnr_of({sums[4], sums[5]});
   metrics.stop = sums[6] > 0;
-  if (!wrong_errors.empty()) {
+  if (!s.wrong_errors.empty()) {
     double wrong_psnr = 0;
-    for (size_t k = 0; k < wrong_errors.size(); ++k) wrong_psnr += psnr_of({sums[7 + 2 * k], sums[8 + 2 * k]});
-    metrics.psnr_wrong_key = wrong_psnr / static_cast<double>(wrong_errors.size());
+    for (size_t k = 0; k < s.wrong_errors.size(); ++k) wrong_psnr += psnr_of({sums[7 + 2 * k], sums[8 + 2 * k]});
+    metrics.psnr_wrong_key = wrong_psnr / static_cast<double>(s.wrong_errors.size());
   }
+}
+
+// Clip, the main step, then the entropy models' quantiles (aux).
+void PsicTrainer::update_weights(StepState& s) {
   // The norm of the summed gradient: the same on every rank, as is every update below.
-  metrics.grad_norm = config_.clip_max_norm > 0 ? main_opt_->clip_grad_norm(config_.clip_max_norm) : 0;
+  s.metrics.grad_norm = config_.clip_max_norm > 0 ? main_opt_->clip_grad_norm(config_.clip_max_norm) : 0;
   main_opt_->step();
   if (aux_opt_) {
     // The quantile loss reads the weights the main step just changed; it does not depend on
     // the data, so each rank backpropagates 1/world of it and the sum is one process's.
-    const at::Tensor aux = m.latent().aux_loss();
-    metrics.aux_loss = aux.item<double>();
-    (world == 1 ? aux : aux / world).backward();
+    const at::Tensor aux = model_.model->latent().aux_loss();
+    s.metrics.aux_loss = aux.item<double>();
+    (s.world == 1 ? aux : aux / s.world).backward();
     if (group_) sum_gradients(*group_, aux_opt_->params());
     aux_opt_->step();
   }
-  // Dual ascent on the protected-quality constraint: raise the attack weight while the
-  // protected decode is above its PSNR floor, lower it below.
+}
+
+// Dual ascent on the protected-quality constraint: raise the attack weight while the protected
+// decode is above its PSNR floor, lower it below.
+void PsicTrainer::adapt_attack_weight(const StepMetrics& metrics) {
   if (config_.balance == AttackBalance::Adaptive && std::isfinite(metrics.psnr_protected)) {
     config_.attack_weight = std::clamp(config_.attack_weight * std::exp(config_.dual_lr * (metrics.psnr_protected - config_.protected_psnr)), 1e-3, 1e3);
   }
-  ++step_;
-  return metrics;
 }
 
 void PsicTrainer::attach(std::shared_ptr<ProcessGroup> group, const std::string& caller_fingerprint) {

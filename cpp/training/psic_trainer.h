@@ -14,48 +14,14 @@
 #include <string>
 #include <vector>
 
+#include "crypto/primitives.h"
 #include "models/model_loader.h"
 #include "targets/target_model.h"
 #include "training/adam.h"
 #include "training/distributed.h"
-#include "training/uaeo_loss.h"
+#include "training/trainer_config.h"
 
 namespace psic {
-
-enum class TrainingSchedule {
-  Alternate,  // whole steps alternate: full, protected, full, ...
-  Mixed,      // every step: half the batch full, half protected / wrong keys (the public code)
-};
-
-enum class AttackBalance {
-  Fixed,        // loss = distortion + attack_weight · attack
-  InverseLoss,  // weights ∝ 1 / (loss + 1e-8), normalized, detached (the public code's stage 2)
-  Adaptive,     // attack_weight follows dual ascent so protected PSNR sits on protected_psnr
-};
-
-struct TrainerConfig {
-  int stage = 1;
-  // Stage 2 only: train just the conditioning (global_cond and the CLTG projections: psic-balle's
-  // g_s_shift, the CRBs' proj1/proj2), so the backbone decoder stays as trained and only how the
-  // decode depends on the condition is learned.
-  bool conditioning_only = false;
-  double lambda = 0.0130;  // CompressAI's quality 3
-  double lr = 1e-4;
-  double aux_lr = 1e-3;
-  double clip_max_norm = 1.0;  // CompressAI's train.py default
-  TrainingSchedule schedule = TrainingSchedule::Alternate;
-  AttackBalance balance = AttackBalance::Fixed;
-  double attack_weight = 1.0;     // fixed weight, or the adaptive one's start
-  double protected_psnr = 30.0;   // Adaptive: the floor for the protected decode (dB)
-  double dual_lr = 0.05;          // Adaptive: step of log(attack_weight) per dB off the floor
-  UaeoOptions uaeo;
-  int wrong_keys = 2;             // random wrong-key conditions decoded per protected step
-  uint64_t seed = 0;
-  std::vector<float> full_condition;  // the key's condition (d values)
-  // Where the model trains: "cpu", "cuda" or "cuda:N". Targets keep their own device (the CPU):
-  // images cross to them and their outputs come back, gradients included.
-  std::string device = "cpu";
-};
 
 struct StepMetrics {
   int64_t step = 0;
@@ -68,6 +34,19 @@ struct StepMetrics {
   double grad_norm = 0;
   bool stop = false;  // distributed: some rank asked to stop after this step (so all do)
 };
+
+// The model a run trains, loaded once, with the owner key's condition on it (models/keys.h):
+// the condition salt is the model's key_salt when it has one (a retrained model keeps its key),
+// else training_key_salt(its id, seed), which save_model then stores. The reference architecture
+// has no secret: its full condition is [0] and its config keeps no salt. InputError for a model
+// with a single decode (no condition), KeyError for a key that is too short or long.
+struct KeyedModel {
+  LoadedModel loaded;
+  std::string model_id;  // 32 hex chars: the starting model's id (containers store it)
+  std::string key_salt;
+  std::vector<float> full_condition;
+};
+KeyedModel load_keyed_model(const std::string& path, const Bytes& key, uint64_t seed);
 
 class PsicTrainer {
  public:
@@ -117,11 +96,26 @@ class PsicTrainer {
     int64_t total = 0;     // rows in the combined batch
     at::Tensor probe_image, probe_caption;  // one row each: the heads' shapes when a rank has no row
   };
+  struct StepState;  // one step's batch, rows and figures (psic_trainer.cpp)
+  // step() in order: check the batch, encode, the mode's decodes and their loss, then combine
+  // the ranks' figures and gradients, update the weights and the adaptive attack weight.
+  StepState check_batch(const at::Tensor& input, const at::Tensor& captions) const;
+  LatentCodec::ForwardResult encode(const at::Tensor& x);
+  at::Tensor full_decode_loss(StepState& s, const at::Tensor& y_hat);
+  at::Tensor protected_decode_loss(StepState& s, const at::Tensor& y_hat);
+  at::Tensor mixed_decode_loss(StepState& s, const at::Tensor& y_hat);
+  at::Tensor distortion(const at::Tensor& x_hat, const at::Tensor& ref, int64_t of_rows) const;
+  at::Tensor weigh(StepState& s, const at::Tensor& d, const at::Tensor& a) const;
+  double global_sum(double v) const;
+  void combine_ranks(StepState& s, const at::Tensor& loss, const at::Tensor& bpp);
+  void update_weights(StepState& s);
+  void adapt_attack_weight(const StepMetrics& metrics);
+
   at::Tensor attack_loss(const at::Tensor& clean, const at::Tensor& x_hat, const at::Tensor& captions, const AttackRows& rows,
                          double* accuracy) const;
   at::Tensor whole_batch(const at::Tensor& local, const AttackRows& rows) const;
-  at::Tensor conditions(const std::vector<int>& kinds, int64_t batch) const;
-  std::vector<at::Tensor> trainable_params() const;  // main then aux, as trainable_names()  // 0 full, 1 protected, 2 wrong key
+  at::Tensor conditions(const std::vector<int>& kinds, int64_t batch) const;  // kinds: 0 full, 1 protected, 2 wrong key
+  std::vector<at::Tensor> trainable_params() const;  // main then aux, as trainable_names()
 
   LoadedModel model_;
   std::vector<AttackTarget> targets_;

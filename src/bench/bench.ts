@@ -280,10 +280,9 @@ async function trainingBench(model: string, runs: number, progress: boolean, dev
     for (const t of targets) {
       const target = await t.target();
       for (const stage of [1, 2] as const) {
-        const trainer = await native().createTrainer(path, 'ab'.repeat(16), [{ target, weight: 1 }], {
-          stage, lambda: 0.013, lr: 1e-4, auxLr: 1e-3, clipMaxNorm: 1, schedule: 'alternate', balance: 'fixed', attackWeight: 1,
-          protectedPsnr: 30, dualLr: 0.05, uaeo: 'paper', temperature: 0.1, wrongKeys: 2, seed: 0, fullCondition: new Float32Array(16).fill(-0.5), device,
-        });
+        // The config's defaults otherwise (lambda 0.013, lr 1e-4, wrongKeys 2, ...: cpp/training/trainer_config.h).
+        const config = JSON.stringify({ model: path, stage, device });
+        const trainer = await native().createTrainer(config, new Uint8Array(32).fill(0xab), [{ target, weight: 1 }], '');
         await trainer.step(data, [B, 3, S, S]);  // warm-up (a full step), so timing starts on a protected one
         const full: number[] = [], prot: number[] = [];
         for (let r = 0; r < runs; r++) {

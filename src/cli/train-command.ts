@@ -3,7 +3,7 @@
 import { PsicDistributedError } from '../errors.js';
 import { Progress } from '../io/progress.js';
 import { launchRanks } from '../training/launch.js';
-import { Trainer, type TrainerConfig, parseMaster, prepareKeyFile } from '../training/trainer.js';
+import { Trainer, type TrainerConfig, prepareKeyFile } from '../training/trainer.js';
 import { UsageError, parse, requireString } from './usage.js';
 
 const HELP = `Usage: psic train --config FILE.json [--resume CKPT] [--steps N] [--json]
@@ -53,14 +53,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     await launchRanks({ nproc, args: forwarded });
     return;
   }
-  if (rankFlags) {
-    if (rank! >= worldSize!) throw new UsageError('--rank must be below --world-size');
-    try {
-      parseMaster(v.master);
-    } catch (err) {
-      throw new UsageError(`--master: ${(err as Error).message}`);
-    }
-  }
+  // --master is checked with the config it joins (distributed.master: ADDR:PORT; PsicConfigError, exit 2).
+  if (rankFlags && rank! >= worldSize!) throw new UsageError('--rank must be below --world-size');
   const override = {
     ...(steps !== undefined ? { steps } : {}),
     ...(rankFlags ? { distributed: { worldSize: worldSize!, rank: rank!, master: v.master as string } } : {}),

@@ -164,6 +164,18 @@ function resolveThreads(requested: number | undefined): number {
   return value;
 }
 
+/**
+ * Sets this process's LibTorch threads as Codec.load does: the first time (requested, else
+ * PSIC_THREADS, else all cores), and whenever a count is requested.
+ */
+export function applyProcessThreads(requested: number | undefined): void {
+  const threads = resolveThreads(requested);
+  if (!threadsSet || requested !== undefined) {
+    native().setThreads(threads);
+    threadsSet = true;
+  }
+}
+
 function callThreads(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1024) {

@@ -1,20 +1,24 @@
 // PSIC training from Node: the data pipeline (src/training/dataset.ts) feeds crops to the C++
 // trainer (cpp/training/psic_trainer.*), one AsyncWorker step at a time, with progress events,
-// checkpoints that resume exactly, and a graceful stop.
-import { createHash } from 'node:crypto';
+// checkpoints that resume exactly, and a graceful stop. The config's defaults and checks have one
+// owner, cpp/training/trainer_config.h: this file passes the object through and uses what it
+// resolves to.
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
-import { Codec, validateDevice } from '../codec/codec.js';
-import { PsicInputError, PsicKeyError, nativeCall } from '../errors.js';
-import { type Key, deriveCondition, generateKey, keyBytes, readKeyFile, writeKeyFile } from '../keys.js';
-import { type NativeStepMetrics, type NativeTrainer, type NativeTrainerConfig, native } from '../native.js';
+import { applyProcessThreads } from '../codec/codec.js';
+import { PsicConfigError, PsicInputError, PsicKeyError, fromNative, nativeCall } from '../errors.js';
+import { type Key, generateKey, keyBytes, readKeyFile, writeKeyFile } from '../keys.js';
+import { type NativeStepMetrics, type NativeTrainer, type NativeWeightedTarget, native } from '../native.js';
 import { TargetModel } from '../targets/target-model.js';
 import { type DatasetState, ImageDataset, type TrainingBatch } from './dataset.js';
 
-/** `psic train --config FILE.json`: every field; paths are relative to the config file. */
+/**
+ * `psic train --config FILE.json`: every field; paths are relative to the config file. The
+ * defaults and ranges are cpp/training/trainer_config.h's (PsicConfigError names a bad field).
+ */
 export interface TrainerConfig {
   /** A PSIC model file to train (from `psic model init` or an earlier training). */
   model: string;
@@ -77,56 +81,45 @@ export interface StepLog extends NativeStepMetrics {
   imagesPerSecond: number;
 }
 
-type ResolvedConfig = TrainerConfig & { stage: 1 | 2; steps: number; logEvery: number; checkpointEvery: number; output: string; checkpoint: string };
+/** A config with every default filled in (and, in Trainer.config, model, output, checkpoint and keyFile resolved). */
+export type ResolvedTrainerConfig = Omit<Required<TrainerConfig>, 'key' | 'keyFile' | 'data' | 'targets' | 'threads' | 'distributed'> &
+  Pick<TrainerConfig, 'key' | 'keyFile' | 'threads'> & {
+    data?: NonNullable<TrainerConfig['data']> & { crop: number; batchSize: number; prefetch: number };
+    targets: { target: string; weight: number; classes?: string[] }[];
+    distributed?: Required<Omit<DistributedConfig, 'master'>> & Pick<DistributedConfig, 'master'>;
+  };
 
-const DEFAULTS = {
-  stage: 1 as 1 | 2, steps: 1000, lambda: 0.013, lr: 1e-4, auxLr: 1e-3, clipMaxNorm: 1, schedule: 'alternate' as const,
-  balance: 'fixed' as const, attackWeight: 1, protectedPsnr: 30, dualLr: 0.05, uaeo: 'paper' as const, temperature: 0.1,
-  wrongKeys: 2, seed: 0, logEvery: 10, checkpointEvery: 200, crop: 128, batchSize: 8,
-};
-
-function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], fallback: T): T {
-  if (v === undefined) return fallback;
-  if (!allowed.includes(v as T)) throw new PsicInputError(`${name} must be one of ${allowed.join(', ')}`);
-  return v as T;
-}
-
-function num(name: string, v: unknown, fallback: number, check: (x: number) => boolean, what: string): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) throw new PsicInputError(`${name} must be ${what}`);
-  return v;
-}
-
-type ResolvedDistributed = { worldSize: number; rank: number; host: string; port: number; timeoutSeconds: number };
-
-/** Validates config.distributed: undefined for one process (absent, or a world of 1). */
-function parseDistributed(d: unknown): ResolvedDistributed | undefined {
-  if (d === undefined) return undefined;
-  if (typeof d !== 'object' || d === null) throw new PsicInputError('distributed must be {worldSize, rank, master, timeoutSeconds?}');
-  const o = d as Partial<DistributedConfig>;
-  const worldSize = num('distributed.worldSize', o.worldSize, 1, (x) => Number.isInteger(x) && x >= 1 && x <= 1024, 'an integer in [1, 1024]');
-  const rank = num('distributed.rank', o.rank, 0, (x) => Number.isInteger(x) && x >= 0 && x < worldSize, `an integer in [0, ${worldSize})`);
-  const timeoutSeconds = num('distributed.timeoutSeconds', o.timeoutSeconds, 60, (x) => x > 0 && x <= 86400, 'in (0, 86400] seconds');
-  if (worldSize === 1) return undefined;
-  const { host, port } = parseMaster(o.master);
-  return { worldSize, rank, host, port, timeoutSeconds };
-}
-
-/** 'ADDR:PORT' (an IPv6 address in brackets: '[::1]:29500'). */
-export function parseMaster(master: unknown): { host: string; port: number } {
-  const m = typeof master === 'string' ? /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(master) : null;
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new PsicInputError(`distributed.master must be ADDR:PORT (rank 0's address), got ${JSON.stringify(master)}`);
-  return { host: m[1] ?? m[2]!, port };
+/**
+ * Validates a training config and fills in every default (cpp/training/trainer_config.h, through
+ * the addon): PsicConfigError naming the field for an unknown field, a wrong type or a value out
+ * of range. Paths stay as written.
+ */
+export function resolveTrainerConfig(config: TrainerConfig): ResolvedTrainerConfig {
+  let text: string;
+  try {
+    text = JSON.stringify(config);
+  } catch (err) {
+    throw new PsicConfigError(`the training config cannot be written as JSON: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(native().resolveTrainingConfig(text)) as ResolvedTrainerConfig;
+  } catch (err) {
+    throw fromNative(err);
+  }
 }
 
 /**
  * The HKDF salt of the key's condition: public, fixed when training starts (from the starting
  * model's id and the seed), stored in the trained model's config, so a resumed run and the
- * decoder derive the same condition although the weights change.
+ * decoder derive the same condition although the weights change. Computed by cpp/models/keys.h
+ * (training_key_salt).
  */
 export function keySaltFor(startModelId: string, seed: number): string {
-  return createHash('sha256').update(`psic/key-salt/v1/${startModelId}/${seed}`).digest('hex').slice(0, 32);
+  try {
+    return native().trainingKeySalt(startModelId, seed);
+  } catch (err) {
+    throw fromNative(err);
+  }
 }
 
 /** A config path: relative ones start from the config file's folder. */
@@ -176,7 +169,7 @@ export class Trainer extends EventEmitter {
 
   private constructor(
     private readonly trainer: NativeTrainer,
-    readonly config: ResolvedConfig,
+    readonly config: ResolvedTrainerConfig,
     readonly dataset: ImageDataset | undefined,
     /** The condition the owner's key unlocks on the trained model. */
     readonly fullCondition: Float32Array,
@@ -199,98 +192,57 @@ export class Trainer extends EventEmitter {
   static async create(input: TrainerConfig | string, options: { resume?: string; override?: Partial<TrainerConfig> } = {}): Promise<Trainer> {
     const { config: read, base } = await readConfig(input);
     // distributed merges field by field: the CLI's --world-size/--rank/--master keep the file's timeout.
-    const config: TrainerConfig = { ...read, ...options.override };
-    if (options.override?.distributed) config.distributed = { ...read.distributed, ...options.override.distributed };
-    const distributed = parseDistributed(config.distributed);
-    const at = (p: string | undefined) => resolveFrom(base, p);
-    if (typeof config.model !== 'string') throw new PsicInputError("config.model must be the path of a PSIC model file ('psic model init ... -o M')");
-    const device = validateDevice(config.device);
-    const stage = num('stage', config.stage, DEFAULTS.stage, (x) => x === 1 || x === 2, '1 or 2') as 1 | 2;
-    const seed = num('seed', config.seed, DEFAULTS.seed, (x) => Number.isSafeInteger(x) && x >= 0, 'a non-negative integer');
-    const model = at(config.model)!;
-    const output = at(config.output) ?? model.replace(/(\.safetensors)?$/, '.trained.safetensors');
-    const resolved: ResolvedConfig = {
-      ...config,
-      model,
-      stage,
-      seed,
-      steps: num('steps', config.steps, DEFAULTS.steps, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer'),
-      logEvery: num('logEvery', config.logEvery, DEFAULTS.logEvery, (x) => Number.isInteger(x) && x >= 1, 'a positive integer'),
-      checkpointEvery: num('checkpointEvery', config.checkpointEvery, DEFAULTS.checkpointEvery, (x) => Number.isInteger(x) && x >= 1, 'a positive integer'),
-      output,
-      checkpoint: at(config.checkpoint) ?? output.replace(/\.safetensors$/, '') + '.ckpt.safetensors',
-      keyFile: at(config.keyFile),
+    const merged: TrainerConfig = { ...read, ...options.override };
+    if (options.override?.distributed) merged.distributed = { ...read.distributed, ...options.override.distributed };
+    const resolved = resolveTrainerConfig(merged);
+    const at = (p: string) => resolveFrom(base, p)!;
+    const config: ResolvedTrainerConfig = {
+      ...resolved, model: at(resolved.model), output: at(resolved.output), checkpoint: at(resolved.checkpoint),
+      keyFile: resolveFrom(base, resolved.keyFile),
     };
-
-    const codec = await Codec.load(model, { threads: config.threads });
-    if (codec.conditionDim === 0) throw new PsicInputError(`model '${model}' has a single decode; train a PSIC model (psic model init --arch psic-hyperprior ...)`);
+    const distributed = config.distributed && config.distributed.worldSize > 1 ? config.distributed : undefined;
+    applyProcessThreads(config.threads);
 
     // The owner's key: given, read, or made into keyFile.
     let key: Key;
     if (config.key !== undefined) key = config.key;
-    else if (resolved.keyFile && existsSync(resolved.keyFile)) key = await readKeyFile(resolved.keyFile);
-    else if (resolved.keyFile && distributed) {
+    else if (config.keyFile && existsSync(config.keyFile)) key = await readKeyFile(config.keyFile);
+    else if (config.keyFile && distributed) {
       // Each rank would make its own: the launcher (psic train --nproc) makes it before the ranks start.
-      throw new PsicKeyError(`key file '${resolved.keyFile}' is missing: distributed ranks need an existing key (psic keygen -o FILE)`);
-    } else if (resolved.keyFile) {
+      throw new PsicKeyError(`key file '${config.keyFile}' is missing: distributed ranks need an existing key (psic keygen -o FILE)`);
+    } else if (config.keyFile) {
       key = generateKey();
-      await writeKeyFile(resolved.keyFile, key);
+      await writeKeyFile(config.keyFile, key);
     } else throw new PsicKeyError('config needs key (hex) or keyFile (created when missing)');
-    keyBytes(key);
-    const salt = codec.config.key_salt ?? keySaltFor(codec.modelId, seed);
-    const fullCondition = codec.architecture === 'reference' ? new Float32Array([0]) : deriveCondition(key, salt, codec.conditionDim);
+    const ownerKey = keyBytes(key);
 
-    const targets: { target: import('../native.js').NativeTarget; weight: number }[] = [];
+    const targets: NativeWeightedTarget[] = [];
     let textTarget: TargetModel | undefined;
-    for (const t of config.targets ?? []) {
-      if (typeof t?.target !== 'string') throw new PsicInputError("targets[] entries are {target: 'human:NAME' | 'clip:PATH', weight?}");
-      const weight = num('targets[].weight', t.weight, 1, (x) => x >= 0, 'non-negative');
+    for (const t of config.targets) {
       const spec = t.target.startsWith('clip:') ? `clip:${at(t.target.slice(5))}` : t.target;
       const model = await TargetModel.load(spec, { classes: t.classes });
       if (model.tokenize([]) !== undefined) textTarget ??= model;
-      targets.push({ target: model.nativeTarget, weight });
+      targets.push({ target: model.nativeTarget, weight: t.weight });
     }
-    if (config.conditioningOnly !== undefined && typeof config.conditioningOnly !== 'boolean') throw new PsicInputError('conditioningOnly must be true or false');
-    const nativeConfig: NativeTrainerConfig = {
-      stage,
-      conditioningOnly: config.conditioningOnly ?? false,
-      lambda: num('lambda', config.lambda, DEFAULTS.lambda, (x) => x > 0, 'positive'),
-      lr: num('lr', config.lr, DEFAULTS.lr, (x) => x > 0, 'positive'),
-      auxLr: num('auxLr', config.auxLr, DEFAULTS.auxLr, (x) => x > 0, 'positive'),
-      clipMaxNorm: num('clipMaxNorm', config.clipMaxNorm, DEFAULTS.clipMaxNorm, (x) => x >= 0, 'non-negative'),
-      schedule: oneOf('schedule', config.schedule, ['alternate', 'mixed'] as const, DEFAULTS.schedule),
-      balance: oneOf('balance', config.balance, ['fixed', 'inverse-loss', 'adaptive'] as const, DEFAULTS.balance),
-      attackWeight: num('attackWeight', config.attackWeight, DEFAULTS.attackWeight, (x) => x >= 0, 'non-negative'),
-      protectedPsnr: num('protectedPsnr', config.protectedPsnr, DEFAULTS.protectedPsnr, (x) => x > 0 && x < 100, 'in (0, 100) dB'),
-      dualLr: num('dualLr', config.dualLr, DEFAULTS.dualLr, (x) => x > 0, 'positive'),
-      uaeo: oneOf('uaeo', config.uaeo, ['paper', 'code', 'naive'] as const, DEFAULTS.uaeo),
-      temperature: num('temperature', config.temperature, DEFAULTS.temperature, (x) => x > 0 && x < 1, 'in (0, 1)'),
-      wrongKeys: num('wrongKeys', config.wrongKeys, DEFAULTS.wrongKeys, (x) => Number.isInteger(x) && x >= 0 && x <= 64, 'an integer in [0, 64]'),
-      seed,
-      fullCondition,
-      device,
-    };
     let dataset: ImageDataset | undefined;
     if (config.data !== undefined) {
-      if (typeof config.data?.dir !== 'string') throw new PsicInputError('config.data.dir must be an image folder');
-      const crop = num('data.crop', config.data.crop, DEFAULTS.crop, (x) => Number.isInteger(x) && x >= 64 && x % 64 === 0, 'a multiple of 64');
+      const d = config.data;
       dataset = await ImageDataset.open({
-        dir: at(config.data.dir)!, annotations: at(config.data.annotations), crop,
-        batchSize: num('data.batchSize', config.data.batchSize, DEFAULTS.batchSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer'),
-        seed, prefetch: config.data.prefetch, limit: config.data.limit, files: config.data.files,
+        dir: at(d.dir), annotations: resolveFrom(base, d.annotations), crop: d.crop, batchSize: d.batchSize,
+        seed: config.seed, prefetch: d.prefetch, limit: d.limit, files: d.files,
         shard: distributed && { rank: distributed.rank, count: distributed.worldSize },
       });
     }
-    if (distributed) {
-      // What the ranks must agree on beyond the native trainer config (which C++ checks itself).
-      const data = dataset && { files: dataset.files, crop: dataset.crop, batchSize: dataset.batchSize, annotations: config.data?.annotations ?? null };
-      const fingerprint = JSON.stringify({ data, steps: resolved.steps, targets: config.targets ?? [] });
-      // NCCL between GPUs where the build has it; Gloo on the CPU.
-      nativeConfig.distributed = { ...distributed, backend: device === 'cpu' ? 'gloo' : 'nccl', fingerprint };
-    }
-    const trainer = await nativeCall(() => native().createTrainer(model, codec.architecture === 'reference' ? null : salt, targets, nativeConfig));
-    const t = new Trainer(trainer, resolved, dataset, fullCondition, salt, textTarget, distributed?.worldSize, distributed?.rank);
-    if (options.resume !== undefined) await t.loadCheckpoint(at(options.resume)!);
+    // What the ranks must agree on beyond the trainer config (which C++ checks itself).
+    const fingerprint = distributed ? JSON.stringify({
+      data: dataset && { files: dataset.files, crop: dataset.crop, batchSize: dataset.batchSize, annotations: config.data?.annotations ?? null },
+      steps: config.steps, targets: config.targets,
+    }) : '';
+    // The addon loads the model (once), fixes the key salt and derives the key's condition.
+    const trainer = await nativeCall(() => native().createTrainer(JSON.stringify(config), ownerKey, targets, fingerprint));
+    const info = trainer.info();
+    const t = new Trainer(trainer, config, dataset, info.fullCondition, info.keySalt, textTarget, distributed?.worldSize, distributed?.rank);
+    if (options.resume !== undefined) await t.loadCheckpoint(at(options.resume));
     return t;
   }
 
