@@ -2,6 +2,7 @@
 // fixtures and hand-built ones that exercise each rule and error), safetensors, atomic writes,
 // and robustness: truncated, mutated or foreign files load or throw psic::Error, never crash.
 #include <ATen/ATen.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "formats/zip_archive.h"
 #include "util/atomic_file.h"
 #include "util/crc32.h"
+#include "util/file_bytes.h"
 #include "util/sha256.h"
 
 namespace fs = std::filesystem;
@@ -646,6 +648,30 @@ PSIC_CHECK_CASE("formats: torch checkpoint rejects each kind of corruption with 
   EXPECT_THROWS_AS(psic::read_torch_checkpoint(std::string("/nonexistent/psic/model.pth.tar")), psic::WeightsError);
   const std::string missing = error_message([] { psic::read_torch_checkpoint(std::string("/nonexistent/psic/model.pth.tar")); });
   EXPECT_MSG(contains(missing, "cannot open"), missing);
+}
+
+PSIC_CHECK_CASE("formats: model files are regular files under the size cap (no FIFO, no device)") {
+  TempDir dir;
+  // A FIFO with no writer: refused at once (opening it must not block), an IoError.
+  const fs::path fifo = dir.path / "model.fifo";
+  EXPECT(::mkfifo(fifo.c_str(), 0600) == 0);
+  EXPECT_THROWS_AS(psic::read_file_bytes(fifo.string()), psic::IoError);
+  EXPECT_THROWS_AS(psic::read_safetensors(fifo.string()), psic::IoError);
+  const std::string m = error_message([&] { psic::read_file_bytes(fifo.string()); });
+  EXPECT_MSG(contains(m, "not a regular file") && contains(m, "model.fifo"), m);
+  // A device that never ends.
+  EXPECT_THROWS_AS(psic::read_torch_checkpoint(std::string("/dev/zero")), psic::IoError);
+  // A (sparse) file over the cap: refused before anything is allocated or read.
+  const fs::path huge = dir.path / "huge.safetensors";
+  { std::ofstream(huge.string()).put('x'); }
+  fs::resize_file(huge, psic::kMaxModelFileBytes + 1);
+  EXPECT_THROWS_AS(psic::read_file_bytes(huge.string()), psic::FormatError);
+  const std::string big = error_message([&] { psic::read_file_bytes(huge.string()); });
+  EXPECT_MSG(contains(big, "over the limit"), big);
+  // A regular file is read whole.
+  const fs::path small = dir.path / "small.bin";
+  { std::ofstream(small.string(), std::ios::binary) << "abc"; }
+  EXPECT(psic::read_file_bytes(small.string()) == std::vector<uint8_t>({'a', 'b', 'c'}));
 }
 
 PSIC_CHECK_CASE("formats: a foreign file (a PNG) is a FormatError for both readers") {
