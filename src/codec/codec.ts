@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 
 import { type BatchItem, type BatchIterateOptions, type BatchOptions, type BatchPlan, MicroBatcher, collectBatch, planBatch, runBatch } from './batch.js';
 import { PsicDeviceError, PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall } from '../errors.js';
-import { DEFAULT_PIXEL_LIMIT, type ImageInput, type RgbImage, encodePng, readImage, validatePixelLimit } from '../io/image-io.js';
+import { type Background, DEFAULT_PIXEL_LIMIT, type ImageInput, type RgbImage, encodePng, readImage, validateBackground, validatePixelLimit } from '../io/image-io.js';
 import { type Key, deriveCondition } from '../keys.js';
 import { bpp } from '../evaluate/metrics.js';
 import {
@@ -66,6 +66,11 @@ export interface CompressOptions {
   estimate?: boolean;
   /** LibTorch intra-op threads for this call (default: the process setting). */
   threads?: number;
+  /**
+   * The colour transparent pixels of the input are flattened onto (default white): a CSS colour
+   * string ('black', '#ff8800') or {r, g, b}. What is under a transparent pixel never shows.
+   */
+  background?: Background;
 }
 
 /** A container: its bytes, or the path of a .psic file (read when its turn comes, in batches). */
@@ -210,14 +215,14 @@ export class Codec {
   get source(): 'psic' | 'compressai' { return this.modelInfo.source; }
 
   /** Compresses an image (path, encoded Buffer, or raw pixels) into a .psic container. */
-  async compress(input: ImageInput, options: { threads?: number } = {}): Promise<Uint8Array> {
-    return (await this.compressWithStats(input, { estimate: false, threads: options.threads })).container;
+  async compress(input: ImageInput, options: { threads?: number; background?: Background } = {}): Promise<Uint8Array> {
+    return (await this.compressWithStats(input, { estimate: false, threads: options.threads, background: options.background })).container;
   }
 
   /** Compresses and reports rate figures and timings. */
   async compressWithStats(input: ImageInput, options: CompressOptions = {}): Promise<CompressStats> {
     const threads = callThreads(options.threads);
-    const image = await readImage(input, { pixelLimit: this.pixelLimit });
+    const image = await readImage(input, { pixelLimit: this.pixelLimit, background: options.background });
     const result = await nativeCall(() =>
       this.model.compress(image.data, image.width, image.height, {
         path: this.path,
@@ -257,12 +262,7 @@ export class Codec {
     checkSynthesis(options.synthesis);
     const threads = callThreads(options.threads);
     let condition = options.key === undefined ? undefined : this.conditionFor(options.key);
-    if (options.condition !== undefined) {
-      if (!(options.condition instanceof Float32Array) || options.condition.length !== this.conditionDim || this.conditionDim === 0) {
-        throw new PsicKeyError(`condition must be a Float32Array of the model's ${this.conditionDim} values`);
-      }
-      condition = options.condition;
-    }
+    if (options.condition !== undefined) condition = this.checkCondition(options.condition);
     const r = await nativeCall(() =>
       this.model.decompress(data, { path: this.path, pixelLimit: this.pixelLimit, output, synthesis: options.synthesis, condition, threads }),
     );
@@ -276,21 +276,22 @@ export class Codec {
    * on. Inputs are pulled (and files read) only as jobs start, so memory stays bounded by the
    * jobs running plus the containers returned; for very large batches use compressEach.
    */
-  async compressMany(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchOptions = {}): Promise<BatchItem<Uint8Array>[]> {
+  async compressMany(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchOptions & { background?: Background } = {}): Promise<BatchItem<Uint8Array>[]> {
     return collectBatch(this.compressEach(inputs, { ...options, ordered: true }));
   }
 
   /** compressMany as an async iterator: items in input order (default) or as they complete (`ordered: false`). */
-  compressEach(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchIterateOptions = {}): AsyncGenerator<BatchItem<Uint8Array>, void, undefined> {
+  compressEach(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchIterateOptions & { background?: Background } = {}): AsyncGenerator<BatchItem<Uint8Array>, void, undefined> {
     const plan = this.planBatch(options);
-    if (plan.batchSize === 1) return runBatch(inputs, (input) => this.compress(input, { threads: plan.threadsPerJob }), plan, options);
+    const background = validateBackground(options.background);
+    if (plan.batchSize === 1) return runBatch(inputs, (input) => this.compress(input, { threads: plan.threadsPerJob, background }), plan, options);
     const opts = { path: this.path, pixelLimit: this.pixelLimit, threads: plan.threadsPerJob };
     const batcher = new MicroBatcher<RgbImage, Uint8Array>(
       async (images) => (await nativeCall(() => this.model.compressBatch(images.map((im) => ({ rgb: im.data, width: im.width, height: im.height })), opts, plan.batchSize))).map((r) => r.container),
       async (im) => (await nativeCall(() => this.model.compress(im.data, im.width, im.height, opts))).container,
       plan.batchSize,
     );
-    return runBatch(inputs, async (input) => batcher.submit(await readImage(input, { pixelLimit: this.pixelLimit })), plan, options);
+    return runBatch(inputs, async (input) => batcher.submit(await readImage(input, { pixelLimit: this.pixelLimit, background })), plan, options);
   }
 
   /** Decompresses many containers (bytes or .psic paths) like compressMany; `key` and `output` apply to all. */
@@ -310,13 +311,15 @@ export class Codec {
     const { key, output, synthesis } = options;
     // Checked once, before any job: a bad key or option is misuse, not a per-item failure.
     if (key !== undefined) this.conditionFor(key);
+    // A raw condition (research, key search) overrides the key, as in decompress().
+    const rawCondition = options.condition === undefined ? undefined : this.checkCondition(options.condition);
     if (output !== undefined && output !== 'uint8' && output !== 'float32') throw new PsicInputError(`output must be 'uint8' or 'float32'`);
     const readBytes = async (input: ContainerInput) => (typeof input === 'string' ? readContainerFile(input) : input);
     if (plan.batchSize === 1) {
-      return runBatch(inputs, async (input) => (await this.decompressWithTimings(await readBytes(input), { key, output, synthesis, threads: plan.threadsPerJob })).image, plan, options);
+      return runBatch(inputs, async (input) => (await this.decompressWithTimings(await readBytes(input), { key, condition: rawCondition, output, synthesis, threads: plan.threadsPerJob })).image, plan, options);
     }
     checkSynthesis(synthesis);
-    const condition = key === undefined ? undefined : this.conditionFor(key);
+    const condition = rawCondition ?? (key === undefined ? undefined : this.conditionFor(key));
     const opts = { path: this.path, pixelLimit: this.pixelLimit, output: output ?? 'uint8', synthesis, condition, threads: plan.threadsPerJob } as const;
     const toImage = (r: { data: Uint8Array | Float32Array; width: number; height: number }): DecodedImage => ({ data: r.data, width: r.width, height: r.height, channels: 3 });
     const batcher = new MicroBatcher<Uint8Array, DecodedImage>(
@@ -339,6 +342,16 @@ export class Codec {
   async decompressToPng(bytes: Uint8Array | ArrayBuffer, options: { key?: Key } = {}): Promise<Buffer> {
     const image = await this.decompress(bytes, { key: options.key });
     return encodePng(image);
+  }
+
+  /** A raw condition: a Float32Array of conditionDim finite values (a NaN would decode to a black image). */
+  private checkCondition(condition: unknown): Float32Array {
+    if (!(condition instanceof Float32Array) || condition.length !== this.conditionDim || this.conditionDim === 0) {
+      throw new PsicKeyError(`condition must be a Float32Array of the model's ${this.conditionDim} values`);
+    }
+    const bad = condition.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new PsicInputError(`condition value ${bad} is not finite (${condition[bad]})`);
+    return condition;
   }
 
   /** Values in the condition vector (0: an unconditional model, which has a single decode). */
