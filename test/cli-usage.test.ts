@@ -2,7 +2,7 @@
 // runs without the addon or dist/: --help, exit 2 for usage errors, exit 1 with one clear line
 // for other failures that happen before the model is loaded, never a stack trace.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -162,6 +162,7 @@ t.test('outputs that would replace an input are refused (exit 2, nothing touched
   const photo = join(dir, 'photo.png');
   writeFileSync(photo, 'original bytes');
   symlinkSync(photo, join(dir, 'alias.psic'));
+  linkSync(photo, join(dir, 'hard.psic'));
   mkdirSync(join(dir, 'sub'));
   const inDir = join(dir, 'in');
   mkdirSync(inDir);
@@ -172,6 +173,7 @@ t.test('outputs that would replace an input are refused (exit 2, nothing touched
     [['compress', photo, '-o', photo, '--model', 'm'], /output '.*photo\.png' is the input/],
     [['compress', photo, '-o', join(dir, 'sub', '..', 'photo.png'), '--model', 'm'], /is the input/],
     [['compress', photo, '-o', join(dir, 'alias.psic'), '--model', 'm'], /output '.*alias\.psic' is the input/],
+    [['compress', photo, '-o', join(dir, 'hard.psic'), '--model', 'm'], /output '.*hard\.psic' is the input/],
     [['decompress', join(inDir, 'a.psic'), '-o', join(dir, 'in-link', 'a.psic'), '--model', 'm'], /is the input/],
     [['compress-dir', inDir, '-o', inDir, '--model', 'm'], /output folder '.*in' is the input folder/],
     [['compress-dir', inDir, '-o', `${inDir}/.`, '--model', 'm'], /is the input folder/],

@@ -1,6 +1,6 @@
 // What every command shares: argument parsing, usage errors, and turning failures into one
 // clear line on stderr with a non-zero exit.
-import { mkdir, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
@@ -122,8 +122,12 @@ async function resolvedPath(path: string): Promise<string> {
 /** Refuses (UsageError) an output file that is one of the inputs: `psic compress a.png -o a.png`. */
 export async function refuseOutputOverInput(output: string, inputs: string[]): Promise<void> {
   const out = await resolvedPath(output);
+  const outStat = await stat(output).catch(() => undefined);
   for (const input of inputs) {
-    if ((await resolvedPath(input)) === out) throw new UsageError(`output '${output}' is the input '${input}': it would be overwritten; write elsewhere`);
+    const inStat = outStat && (await stat(input).catch(() => undefined));
+    // The same path once symlinks are followed, or the same file by another name (a hard link).
+    const same = (await resolvedPath(input)) === out || (inStat !== undefined && inStat.dev === outStat!.dev && inStat.ino === outStat!.ino);
+    if (same) throw new UsageError(`output '${output}' is the input '${input}': it would be overwritten; write elsewhere`);
   }
 }
 
