@@ -1,7 +1,7 @@
 // npm run demo: the shipped PSIC model on real photos. Compresses a Kodak photo once, decodes it
 // protected (no key) and full (the demo owner's key), prints bpp and PSNR of both, then what the
 // real target models see in a held-out face and scene, full against protected.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +21,13 @@ if (!existsSync(photo) || !existsSync(model) || !existsSync(keyFile)) {
   console.error(`demo: needs a photo, a model and its key; looked for ${photo}, ${model} and ${keyFile}. Set PSIC_SHARED to the shared data folder (scripts/setup.sh builds the shipped model from its seed checkpoint there).`);
   process.exit(1);
 }
+
+// Git checks files out 0644 (it records only 644/755): the demo key gets 0600 like any key, so
+// the key-file permission warning (psic --key-file) holds for it too. Best effort: a read-only
+// install keeps its mode and the CLI will say so.
+try {
+  chmodSync(keyFile, 0o600);
+} catch { /* read-only checkout */ }
 
 const outDir = join(process.cwd(), 'out');
 mkdirSync(outDir, { recursive: true });

@@ -61,4 +61,7 @@ if [ ! -e "$shipped" ] && [ -e "$seed" ]; then
   node bin/psic.js model init --arch psic-balle --N 128 --M 192 --seed 0 --from "$seed" \
     --conditioning models/psic-balle-faces.conditioning.safetensors -o "$shipped" >&2
 fi
+# 6. The demo key, mode 0600 like any key (git records only 644/755): psic warns about key
+#    files that group or others can read, and the demo key is no exception.
+chmod 600 models/demo-owner.key 2>/dev/null || true
 exit 0

@@ -3,10 +3,10 @@
 // cpp/models/keys.h documents every derivation. Without a key the decoder uses the model's
 // public protected condition.
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { chmod, readFile, stat } from 'node:fs/promises';
 
 import { writeFileAtomic } from './io/atomic-write.js';
-import { PsicKeyError, nativeCallSync } from './errors.js';
+import { MAX_KEY_FILE_BYTES, readRegularFileWithStats } from './io/read-file.js';
+import { PsicInputError, PsicIoError, PsicKeyError, PsicLimitError, nativeCallSync } from './errors.js';
 import { native } from './native.js';
 
 export const KEY_BYTES = 32;
@@ -49,25 +49,75 @@ export function generateKey(): Uint8Array {
   return new Uint8Array(randomBytes(KEY_BYTES));
 }
 
-/** Writes a key file: hex and a newline, mode 0600, atomically. */
-export async function writeKeyFile(path: string, key: Uint8Array): Promise<void> {
-  await writeFileAtomic(path, Buffer.from(`${Buffer.from(keyBytes(key)).toString('hex')}\n`, 'utf8'), 0o600);
-  await chmod(path, 0o600);
+export interface WriteKeyFileOptions {
+  /**
+   * Replace an existing file (default false: PsicIoError when the path exists, because a key
+   * file may be the only way to unlock every image made with it).
+   */
+  overwrite?: boolean;
 }
 
-/** Reads a key file written by writeKeyFile (hex); PsicKeyError when unreadable or malformed. */
-export async function readKeyFile(path: string): Promise<Uint8Array> {
-  let text: string;
+/**
+ * Writes a key file: hex and a newline, atomically, mode 0600 from the moment the file is
+ * created. Refuses (PsicIoError) to replace an existing file unless `overwrite: true`.
+ */
+export async function writeKeyFile(path: string, key: Uint8Array, options: WriteKeyFileOptions = {}): Promise<void> {
+  if (typeof options !== 'object' || options === null) throw new PsicInputError('options must be an object');
+  if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new PsicInputError('overwrite must be a boolean');
+  const data = Buffer.from(`${Buffer.from(keyBytes(key)).toString('hex')}\n`, 'utf8');
   try {
-    text = await readFile(path, 'utf8');
+    await writeFileAtomic(path, data, { mode: 0o600, overwrite: options.overwrite ?? false, what: 'key file' });
   } catch (err) {
-    throw new PsicKeyError(`cannot read key file '${path}': ${(err as Error).message}`);
+    if (err instanceof PsicIoError && /already exists$/.test(err.message)) {
+      throw new PsicIoError(`${err.message}: replacing it would lose the only key to every image made with it (overwrite: true, or psic keygen --force, replaces it)`);
+    }
+    throw err;
   }
+}
+
+export interface ReadKeyFileOptions {
+  /** Called with a warning, e.g. a key file that group or others can read (as ssh warns). */
+  onWarning?: (message: string) => void;
+}
+
+function modeWarnings(path: string, mode: number): string[] {
+  if ((mode & 0o077) === 0) return [];
+  const octal = (mode & 0o777).toString(8).padStart(4, '0');
+  return [`key file '${path}' is readable by group or others (mode ${octal}): anyone who can read it can unlock your images; run chmod 600 '${path}'`];
+}
+
+/** The warnings readKeyFile would give for this file (its permissions), without reading the key. */
+export async function keyFileWarnings(path: string): Promise<string[]> {
+  const { stats } = await readRegularFileWithStats(path, { maxBytes: MAX_KEY_FILE_BYTES, what: 'key file' });
+  return modeWarnings(path, stats.mode);
+}
+
+/**
+ * Reads a key file written by writeKeyFile (hex): a regular file of at most 4 KB. PsicIoError
+ * when it cannot be read (missing, not a regular file), PsicKeyError when it is malformed or too
+ * large. A file that group or others can read gives a warning (options.onWarning).
+ */
+export async function readKeyFile(path: string, options: ReadKeyFileOptions = {}): Promise<Uint8Array> {
+  const content = parseKeyFileText(await readKeyText(path, options), `key file '${path}'`);
+  if (content.kind !== 'owner') throw new PsicKeyError(`key file '${path}' holds an X25519 secret key, not an owner key`);
+  return content.key;
+}
+
+/** A key file's text: a regular file of at most 4 KB; warns (options.onWarning) when group or others can read it. */
+export async function readKeyText(path: string, options: ReadKeyFileOptions = {}): Promise<string> {
   try {
-    return keyBytes(text.trim());
+    const { bytes, stats } = await readRegularFileWithStats(path, { maxBytes: MAX_KEY_FILE_BYTES, what: 'key file' });
+    for (const w of modeWarnings(path, stats.mode)) options.onWarning?.(w);
+    return bytes.toString('utf8');
   } catch (err) {
-    throw new PsicKeyError(`key file '${path}' is malformed: ${(err as Error).message}`);
+    if (err instanceof PsicLimitError) throw new PsicKeyError(`${err.message}: not a key file`);
+    throw err;
   }
+}
+
+/** A key file of either kind (psic keygen, psic keygen --x25519). */
+export async function readAnyKeyFile(path: string, options: ReadKeyFileOptions = {}): Promise<KeyFileContent> {
+  return parseKeyFileText(await readKeyText(path, options), `key file '${path}'`);
 }
 
 // ---- X25519 recipients of sealed files (psic keygen --x25519) ----------------------------
@@ -138,21 +188,4 @@ export function parseKeyFileText(text: string, what: string): KeyFileContent {
   } catch (err) {
     throw new PsicKeyError(`${what} is malformed: ${(err as Error).message}`);
   }
-}
-
-/** A key file's text: a regular file of at most 4 KB (PsicKeyError otherwise). */
-export async function readKeyText(path: string): Promise<string> {
-  try {
-    const stats = await stat(path);
-    if (!stats.isFile()) throw new Error('not a regular file');
-    if (stats.size > 4096) throw new Error(`${stats.size} bytes: a key file has at most 4096`);
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new PsicKeyError(`cannot read key file '${path}': ${(err as Error).message}`);
-  }
-}
-
-/** A key file of either kind (psic keygen, psic keygen --x25519). */
-export async function readAnyKeyFile(path: string): Promise<KeyFileContent> {
-  return parseKeyFileText(await readKeyText(path), `key file '${path}'`);
 }

@@ -2,7 +2,7 @@
 // exit 1, the rest written), --resume (skips complete outputs, redoes missing and partial ones,
 // removes a killed run's temp files), the JSON summary, and no temp files left.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -10,7 +10,7 @@ import t from 'tap';
 
 import { Codec, writeKeyFile } from '../src/index.js';
 import { psic } from './helpers/cli.js';
-import { needsBoth, sharedDir } from './helpers/shared.js';
+import { needsBoth, sharedDir, tinyModel } from './helpers/shared.js';
 
 const kodak = (n: number) => join(sharedDir(), 'data', 'kodak', `kodim${String(n).padStart(2, '0')}.png`);
 const noTemp = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
@@ -64,8 +64,10 @@ t.test('compress-dir and decompress-dir', needsBoth, async (t) => {
   const full = join(dir, 'full');
   const d = psic(['decompress-dir', packed, '-o', full, '--model', model, '--key-file', keyFile, '--json']);
   t.equal(d.status, 0, 'decompress-dir exits 0', { stderr: d.stderr });
-  t.match(JSON.parse(d.stdout), { command: 'decompress-dir', files: { total: 4, ok: 4, failed: 0 }, bytes: { output: null } });
+  const dSummary = JSON.parse(d.stdout);
+  t.match(dSummary, { command: 'decompress-dir', files: { total: 4, ok: 4, failed: 0 } });
   t.same(readdirSync(full).sort(), ['a.png', 'b.png', 'c.png', 'd.png']);
+  t.equal(dSummary.bytes.output, ['a', 'b', 'c', 'd'].reduce((a, n) => a + statSync(join(full, `${n}.png`)).size, 0), 'bytes.output: the PNGs written');
   const key = readFileSync(keyFile, 'utf8').trim();
   const expected = await codec.decompressToPng(readFileSync(join(packed, 'a.psic')), { key });
   const got = await sharp(join(full, 'a.png')).raw().toBuffer();
@@ -74,9 +76,41 @@ t.test('compress-dir and decompress-dir', needsBoth, async (t) => {
   const d2 = psic(['decompress-dir', packed, '-o', full, '--model', model, '--key-file', keyFile, '--resume', '--json']);
   t.equal(d2.status, 0);
   t.match(JSON.parse(d2.stdout).files, { ok: 1, skipped: 3 }, 'a truncated PNG is redone');
+  // A key file others can read: said on stderr and in the JSON.
+  const openKey = join(dir, 'open.key');
+  writeFileSync(openKey, readFileSync(keyFile));
+  chmodSync(openKey, 0o644);
+  const warned = psic(['decompress-dir', packed, '-o', join(dir, 'full2'), '--model', model, '--key-file', openKey, '--json']);
+  t.equal(warned.status, 0, 'a warning, not a failure', { stderr: warned.stderr });
+  t.match(warned.stderr, /psic: warning: key file '.*open\.key' is readable by group or others \(mode 0644\)/);
+  t.match(JSON.parse(warned.stdout).warnings, [/open\.key' is readable by group or others/]);
+  const one = psic(['decompress', join(packed, 'a.psic'), '-o', join(dir, 'one.png'), '--model', model, '--key-file', openKey, '--json']);
+  t.equal(one.status, 0, { stderr: one.stderr });
+  t.match(JSON.parse(one.stdout), { decode: 'full', warnings: [/readable by group or others/] });
+  t.same(JSON.parse(psic(['decompress', join(packed, 'a.psic'), '-o', join(dir, 'one.png'), '--model', model, '--key-file', keyFile, '--json']).stdout).warnings, [], 'none for a 0600 key');
   const text = psic(['decompress-dir', packed, '-o', join(dir, 'prot'), '--model', model]);
   t.match(text.stdout, /decompressed 4 of 4 files \(0 failed, 0 skipped\)/, 'plain summary line');
   t.same(noTemp(full), []);
+});
+
+t.test('--background flattens transparent inputs', needsBoth, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'psic-batch-cli-bg-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const model = tinyModel();  // trained: different colours give different bitstreams
+  const inDir = join(dir, 'in');
+  mkdirSync(inDir);
+  // Red hidden under full transparency.
+  await sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } } }).png().toFile(join(inDir, 't.png'));
+  // The container of a solid image of the expected colour: the same pixels give the same bitstream.
+  const codec = await Codec.load(model);
+  const solid = (rgb: number[]) => codec.compress({ data: new Uint8Array(64 * 64 * 3).map((_, i) => rgb[i % 3]), width: 64, height: 64, channels: 3 });
+  t.equal(psic(['compress', join(inDir, 't.png'), '-o', join(dir, 'w.psic'), '--model', model]).status, 0);
+  t.ok(readFileSync(join(dir, 'w.psic')).equals(Buffer.from(await solid([255, 255, 255]))), 'default: flattened onto white');
+  t.notOk(Buffer.from(await solid([255, 255, 255])).equals(Buffer.from(await solid([255, 0, 0]))), '(the model tells white from red)');
+  t.notOk(Buffer.from(await solid([255, 255, 255])).equals(Buffer.from(await solid([0, 0, 255]))), '(and from blue)');
+  const r = psic(['compress-dir', inDir, '-o', join(dir, 'out'), '--model', model, '--background', '#0000ff']);
+  t.equal(r.status, 0, { stderr: r.stderr });
+  t.ok(readFileSync(join(dir, 'out', 't.psic')).equals(Buffer.from(await solid([0, 0, 255]))), '--background #0000ff: blue');
 });
 
 t.test('directory misuse', needsBoth, async (t) => {

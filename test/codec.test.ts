@@ -15,6 +15,7 @@ import {
   PsicModelMismatchError,
   PsicWeightsError,
   psnr,
+  readImage,
 } from '../src/index.js';
 import { crc32 } from './helpers/crc32.js';
 import { bigModel, fixtures, needsBoth, tinyModel } from './helpers/shared.js';
@@ -73,14 +74,31 @@ t.test('round trip, formats of input, model mismatch, save/load', needsBoth, asy
   t.equal(reloaded.source, 'psic');
   t.same(Buffer.from(await reloaded.compress(png)), Buffer.from(stats.container), 'and makes the same bitstream');
 
+  // The SDK's own image types go back in: readImage's result and decompress's output.
+  const read = await readImage(png);
+  t.same(Buffer.from(await big.compress(read)), Buffer.from(stats.container), 'readImage() -> compress');
+  const again = await big.compress(decoded);
+  t.ok(again.length > 76, 'decompress() output -> compress');
+  await t.rejects(big.compress(await big.decompress(stats.container, { output: 'float32' }) as never), { name: 'PsicInputError', message: /uint8/ }, 'a float32 decode is refused clearly');
+
   const pngOut = await big.decompressToPng(stats.container);
   t.same([...pngOut.subarray(1, 4)], [0x50, 0x4e, 0x47], 'decompressToPng gives a PNG');
+});
+
+t.test('a condition with NaN or infinite values is refused', needsBoth, async (t) => {
+  const codec = await Codec.init({ architecture: 'psic-hyperprior', N: 16, M: 24, conditionDim: 4, seed: 1 });
+  const container = await codec.compress(kodak('k15-64x64.png'));
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    await t.rejects(codec.decompress(container, { condition: new Float32Array([0.1, bad, 0.2, 0.3]) }), { name: 'PsicInputError', message: /condition value 1 is not finite/ }, `${bad}`);
+    await t.rejects(codec.decompressMany([container], { condition: new Float32Array([bad, 0, 0, 0]) }), { name: 'PsicInputError' }, `${bad} in a batch`);
+  }
+  t.ok((await codec.decompress(container, { condition: new Float32Array([0.1, -1, 1, 0]) })).width === 64, 'finite values decode');
 });
 
 t.test('bad input', needsBoth, async (t) => {
   const tiny = await Codec.load(tinyModel(), { pixelLimit: 100_000 });
   await t.rejects(tiny.compress(Buffer.from('this is not an image')), PsicInputError);
-  await t.rejects(tiny.compress('/nonexistent.png'), PsicInputError);
+  await t.rejects(tiny.compress('/nonexistent.png'), { name: 'PsicIoError', message: /cannot read input '\/nonexistent\.png'/ });
   await t.rejects(tiny.compress({ data: new Uint8Array(10), width: 2, height: 2, channels: 3 }), PsicInputError);
   await t.rejects(tiny.compress({ data: new Uint8Array(0), width: 0, height: 2, channels: 3 }), PsicInputError);
   await t.rejects(tiny.compress(42 as never), PsicInputError);

@@ -346,7 +346,7 @@ t.test('typed errors', async (t) => {
   await t.rejects(ImageDataset.open({ ...base, prefetch: -1 }), { message: /prefetch/ });
   await t.rejects(ImageDataset.open({ ...base, files: ['img00.png', 'nope.png'] }), { message: /nope\.png/ });
   await t.rejects(ImageDataset.open({ ...base, files: ['img00.png', 'img00.png'] }), { message: /twice/ });
-  await t.rejects(ImageDataset.open({ ...base, annotations: join(root, 'missing.csv') }), { name: 'PsicInputError', message: /cannot read annotations/ });
+  await t.rejects(ImageDataset.open({ ...base, annotations: join(root, 'missing.csv') }), { name: 'PsicIoError', message: /cannot read annotations/ });
   writeFileSync(join(root, 'bad.json'), '{"images": [');
   await t.rejects(ImageDataset.open({ ...base, annotations: join(root, 'bad.json') }), { name: 'PsicInputError', message: /not valid JSON/ });
   writeFileSync(join(root, 'nofile.csv'), 'name,caption\na.png,x\n');

@@ -144,7 +144,7 @@ t.test('psic eval rd: files, JSON, exit codes', needsBoth, async (t) => {
     [[...base.slice(0, -1), join(dir, 'nope')], 1, /PsicInputError: data folder '.*nope' not found/],
     [['eval', 'rd', '--models', join(dir, 'missing.safetensors'), '--key-file', join(dir, 'owner.key'), '--data', data], 1, /PsicWeightsError: model file .* not found/],
     [['eval', 'rd', '--models', tinyModel(), '--key-file', join(dir, 'owner.key'), '--data', data], 1, /PsicInputError: .*plain model/],
-    [['eval', 'rd', '--models', join(dir, 'a.safetensors'), '--key-file', join(dir, 'no.key'), '--data', data], 1, /PsicKeyError: cannot read key file/],
+    [['eval', 'rd', '--models', join(dir, 'a.safetensors'), '--key-file', join(dir, 'no.key'), '--data', data], 1, /PsicIoError: cannot read key file '.*no\.key': no such file/],
   ];
   mkdirSync(join(dir, 'small'));
   await sharp({ create: { width: 200, height: 150, channels: 3, background: '#808080' } }).png().toFile(join(dir, 'small', 'x.png'));

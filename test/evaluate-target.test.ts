@@ -70,7 +70,8 @@ t.test('labels: celeba CSV and coco JSON', async (t) => {
   t.throws(() => readLabels(join(dir, 'bad.json')), { name: 'PsicInputError' });
   writeFileSync(join(dir, 'bad.csv'), 'name,x\na,1\n');
   t.throws(() => readLabels(join(dir, 'bad.csv')), { name: 'PsicInputError', message: /file/ });
-  t.throws(() => readLabels(join(dir, 'missing.csv')), { name: 'PsicInputError' });
+  t.throws(() => readLabels(join(dir, 'missing.csv')), { name: 'PsicIoError', message: /cannot read labels '.*missing\.csv': no such file/ });
+  t.throws(() => readLabels('/dev/zero'), { name: 'PsicIoError', message: /not a regular file/ }, 'a device is refused, not read forever');
 });
 
 t.test('whole runs with known answers', needsHumanModels, async (t) => {

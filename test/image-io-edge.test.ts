@@ -45,15 +45,34 @@ t.test('alpha, grey, 16-bit and CMYK inputs become 8-bit RGB', async (t) => {
   const rgba = new Uint8Array(5 * 4 * 4);
   for (let i = 0; i < 20; i++) {
     rgba.set(pixels.subarray(i * 3, i * 3 + 3), i * 4);
-    rgba[i * 4 + 3] = i * 10; // alpha varies: it is dropped, not composited
+    rgba[i * 4 + 3] = i * 13; // alpha varies, from fully transparent to nearly opaque
   }
+  // Flattened onto white: what hides under transparent pixels must not show.
+  const onto = (bg: number[]) => pixels.map((c, j) => {
+    const a = rgba[Math.floor(j / 3) * 4 + 3] / 255;
+    return c * a + bg[j % 3] * (1 - a);
+  });
+  const close = (got: Uint8Array, want: number[]) => got.every((v, j) => Math.abs(v - want[j]) <= 1.5);
   const fromRgbaPng = await readImage(await raw(rgba, 5, 4, 4).png().toBuffer());
-  t.same(Buffer.from(fromRgbaPng.data), Buffer.from(pixels), 'RGBA PNG: alpha dropped');
+  t.ok(close(fromRgbaPng.data, onto([255, 255, 255])), 'RGBA PNG: flattened onto white');
+  t.same([...fromRgbaPng.data.subarray(0, 3)], [255, 255, 255], 'a fully transparent pixel is white');
   const fromRgbaRaw = await readImage({ data: rgba, width: 5, height: 4, channels: 4 });
-  t.same(Buffer.from(fromRgbaRaw.data), Buffer.from(pixels), 'raw RGBA: alpha dropped');
+  t.ok(close(fromRgbaRaw.data, onto([255, 255, 255])), 'raw RGBA: flattened onto white');
+  const onBlack = await readImage({ data: rgba, width: 5, height: 4, channels: 4 }, { background: '#000000' });
+  t.ok(close(onBlack.data, onto([0, 0, 0])), 'background: another colour');
+  const onRed = await readImage({ data: rgba, width: 5, height: 4, channels: 4 }, { background: { r: 255, g: 0, b: 0 } });
+  t.same([...onRed.data.subarray(0, 3)], [255, 0, 0], 'background as {r, g, b}');
+  await t.rejects(readImage(rgba, { background: 'notacolour' }), { name: 'PsicInputError', message: /background/ });
+  await t.rejects(readImage(rgba, { background: 42 as never }), { name: 'PsicInputError', message: /background/ });
+  // A hidden colour under a fully transparent pixel (the case that leaked).
+  const hidden = await raw(new Uint8Array([200, 10, 30, 0]), 1, 1, 4).png().toBuffer();
+  t.same([...(await readImage(hidden)).data], [255, 255, 255], 'hidden RGB stays hidden');
+  const opaque = await readImage({ data: rgba.map((v, j) => (j % 4 === 3 ? 255 : v)), width: 5, height: 4, channels: 4 });
+  t.same(Buffer.from(opaque.data), Buffer.from(pixels), 'opaque RGBA: the same pixels');
+  t.equal(opaque.channels, 3, 'readImage says channels: 3');
 
   const grey = new Uint8Array(20).map((_, i) => i * 12);
-  const greyAlpha = new Uint8Array(40).map((_, i) => (i % 2 ? 255 : (i >> 1) * 12));
+  const greyAlpha = new Uint8Array(40).map((_, i) => (i % 2 ? 255 : (i >> 1) * 12)); // opaque
   const fromGreyAlpha = await readImage(await raw(greyAlpha, 5, 4, 2).png().toBuffer());
   t.equal(fromGreyAlpha.data.length, 60, 'grey + alpha PNG: 3 channels');
   for (let i = 0; i < 20; i++) {

@@ -101,7 +101,8 @@ t.test('CLI: keygen, model init/info/export-encoder, keyed decompress', needsBot
 
 t.test('model init validates its arguments', needsAddon, async (t) => {
   const r = psic(['model', 'init', '--arch', 'psic-magic', '--N', '8', '--M', '8', '-o', '/tmp/never.safetensors']);
-  t.equal(r.status, 1);
-  t.match(r.stderr, /architecture must be one of/);
+  t.equal(r.status, 2, 'a bad flag value is a usage error');
+  t.match(r.stderr, /--arch must be one of psic-hyperprior, .*got 'psic-magic'/);
+  await t.rejects(Codec.init({ architecture: 'psic-magic' as never, N: 8, M: 8 }), { name: 'PsicInputError', message: /architecture must be one of/ }, 'the API still says so itself');
   t.equal(psic(['model']).status, 2);
 });

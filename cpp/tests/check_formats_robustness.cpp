@@ -1,13 +1,18 @@
 // Robustness of the checkpoint reader: truncated and mutated fixture checkpoints, mutated pickles
 // behind a valid CRC, and hand-built hostile pickles load or throw psic::Error, never crash.
 #include <ATen/ATen.h>
+#include <sys/stat.h>
+
+#include <fstream>
 
 #include <random>
 #include <string>
 
 #include "check.h"
 #include "errors.h"
+#include "formats/safetensors.h"
 #include "formats/torch_checkpoint.h"
+#include "util/file_bytes.h"
 #include "formats_check_builders.h"
 #include "formats_check_support.h"
 
@@ -112,4 +117,28 @@ PSIC_CHECK_CASE("formats: hand-built hostile pickles are rejected without crashi
                                std::string("\x80\x09}."), std::string("\x80\x02K\x01K\x02R.")}) {
     EXPECT_THROWS_AS(load_pickle(Bytes(s.begin(), s.end())), psic::FormatError);
   }
+}
+
+PSIC_CHECK_CASE("formats: model files are regular files under the size cap (no FIFO, no device)") {
+  TempDir dir;
+  // A FIFO with no writer: refused at once (opening it must not block), an IoError.
+  const fs::path fifo = dir.path / "model.fifo";
+  EXPECT(::mkfifo(fifo.c_str(), 0600) == 0);
+  EXPECT_THROWS_AS(psic::read_file_bytes(fifo.string()), psic::IoError);
+  EXPECT_THROWS_AS(psic::read_safetensors(fifo.string()), psic::IoError);
+  const std::string m = error_message([&] { psic::read_file_bytes(fifo.string()); });
+  EXPECT_MSG(contains(m, "not a regular file") && contains(m, "model.fifo"), m);
+  // A device that never ends.
+  EXPECT_THROWS_AS(psic::read_torch_checkpoint(std::string("/dev/zero")), psic::IoError);
+  // A (sparse) file over the cap: refused before anything is allocated or read.
+  const fs::path huge = dir.path / "huge.safetensors";
+  { std::ofstream(huge.string()).put('x'); }
+  fs::resize_file(huge, psic::kMaxModelFileBytes + 1);
+  EXPECT_THROWS_AS(psic::read_file_bytes(huge.string()), psic::FormatError);
+  const std::string big = error_message([&] { psic::read_file_bytes(huge.string()); });
+  EXPECT_MSG(contains(big, "over the limit"), big);
+  // A regular file is read whole.
+  const fs::path small = dir.path / "small.bin";
+  { std::ofstream(small.string(), std::ios::binary) << "abc"; }
+  EXPECT(psic::read_file_bytes(small.string()) == std::vector<uint8_t>({'a', 'b', 'c'}));
 }

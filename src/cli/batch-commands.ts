@@ -2,18 +2,21 @@
 // pool of src/codec/batch.ts, mirrored by name into another directory. One file failing is reported
 // and the rest go on; outputs are written atomically, so a killed run leaves only complete files
 // (and its temp files, removed by the next run), and --resume skips what is already done.
-import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
+import { open, readdir, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { type BatchItem, runBatch, threadpoolSize } from '../codec/batch.js';
 import { Codec } from '../codec/codec.js';
 import { PsicError, PsicInputError } from '../errors.js';
-import { writePng } from '../io/image-io.js';
+import { type Background, writePng } from '../io/image-io.js';
+import { maxImageFileBytes, readRegularFile } from '../io/read-file.js';
 import { bpp } from '../evaluate/metrics.js';
 import { Progress } from '../io/progress.js';
-import { common, keyOption, keyOptions, loadOptionsOf, readContainer } from './codec-commands.js';
-import { type Options, onePositional, parse, requireString } from './usage.js';
+import { backgroundOption, common, keyFileOption, keyOptions, loadOptionsOf, readContainer } from './codec-commands.js';
+import {
+  type Options, backgroundFlag, ensureWritableDir, intFlag, onePositional, parse, refuseOutputDirIsInputDir, refuseOutputOverInput, requireString,
+} from './usage.js';
 
 const batchOptions = {
   ...common,
@@ -21,8 +24,11 @@ const batchOptions = {
   resume: { type: 'boolean' },
 } as const;
 
+const compressDirOptions = { ...batchOptions, ...backgroundOption } as const;
+
 const SHARED_HELP = `  --model, -m      the model file (for decompress-dir: the one that made the containers)
-  --output, -o     output directory (created when missing); names mirror the inputs'
+  --output, -o     output directory (created when missing, checked writable before any file;
+                   not the input directory); names mirror the inputs'
   --concurrency N  files at once (default: min(cores, UV_THREADPOOL_SIZE, default 4)); the
                    LibTorch threads are split between them: threads-per-job = max(1, threads / N)
   --threads N      LibTorch threads in all (default PSIC_THREADS, else all cores)
@@ -36,10 +42,11 @@ Exit status 1 when any file failed (each is reported on stderr; the others are s
 A progress bar goes to stderr on a TTY.
 `;
 
-const COMPRESS_DIR_HELP = `Usage: psic compress-dir IN_DIR -o OUT_DIR --model M [--concurrency N] [--threads N] [--device D] [--resume] [--compat] [--json]
+const COMPRESS_DIR_HELP = `Usage: psic compress-dir IN_DIR -o OUT_DIR --model M [--background C] [--concurrency N] [--threads N] [--device D] [--resume] [--compat] [--json]
 
 Compresses every image in IN_DIR (PNG, JPEG, WebP, AVIF, TIFF, GIF; not recursive) into
 OUT_DIR/NAME.psic (a.png -> a.psic).
+  --background C   the colour transparent pixels are flattened onto (default white)
 ${SHARED_HELP}`;
 
 const DECOMPRESS_DIR_HELP = `Usage: psic decompress-dir IN_DIR -o OUT_DIR --model M [--key-file F | --key K] [--concurrency N] [--threads N] [--device D] [--resume] [--compat] [--json]
@@ -62,7 +69,7 @@ interface DirKind {
   accepts: RegExp;
   outExt: string;
   /** Does the work for one file and writes its output atomically. */
-  process(codec: Codec, input: string, output: string, threads: number): Promise<Omit<FileResult, 'skipped'>>;
+  process(codec: Codec, input: string, output: string, threads: number, background?: Background): Promise<Omit<FileResult, 'skipped'>>;
   /** Whether an existing output is complete (--resume skips it). */
   isComplete(codec: Codec, output: string): Promise<boolean>;
   /** Refuses misuse (e.g. a key for a model that takes none) once, before any file. */
@@ -92,29 +99,31 @@ const compressKind: DirKind = {
   command: 'compress-dir',
   accepts: /\.(png|jpe?g|webp|avif|tiff?|gif)$/i,
   outExt: '.psic',
-  async process(codec, input, output, threads) {
-    const bytes = await readFile(input).catch((err: Error) => {
-      throw new PsicInputError(`cannot read '${input}': ${err.message}`);
-    });
-    const stats = await codec.compressWithStats(bytes, { estimate: false, threads });
+  async process(codec, input, output, threads, background) {
+    const bytes = await readRegularFile(input, { maxBytes: maxImageFileBytes(codec.pixelLimit), what: 'input' });
+    const stats = await codec.compressWithStats(bytes, { estimate: false, threads, background });
     await writeFileAtomic(output, stats.container);
     return { inBytes: bytes.length, outBytes: stats.container.length, width: stats.width, height: stats.height };
   },
   async isComplete(codec, output) {
-    return Codec.inspect(await readFile(output)).modelId === codec.modelId;
+    return Codec.inspect(await readContainer(output)).modelId === codec.modelId;
   },
 };
 
-function decompressKind(key: Awaited<ReturnType<typeof keyOption>>): DirKind {
+function decompressKind(keyFile: Awaited<ReturnType<typeof keyFileOption>>): DirKind {
+  // The owner's key, or (sealed files) a recipient's X25519 secret key.
+  const key = keyFile?.kind === 'owner' ? keyFile.key : undefined;
+  const identity = keyFile?.kind === 'x25519' ? keyFile.secretKey : undefined;
   return {
     command: 'decompress-dir',
     accepts: /\.psic$/i,
     outExt: '.png',
     async process(codec, input, output, threads) {
       const bytes = await readContainer(input);
-      const { image } = await codec.decompressWithTimings(bytes, { key, threads });
+      const { image } = await codec.decompressWithTimings(bytes, { key, identity, threads });
       await writePng(image as { data: Uint8Array; width: number; height: number }, output);
-      return { inBytes: bytes.length, outBytes: 0, width: image.width, height: image.height };
+      const { size } = await stat(output);
+      return { inBytes: bytes.length, outBytes: size, width: image.width, height: image.height };
     },
     isComplete: (_codec, output) => isCompletePng(output),
     validate(codec) {
@@ -161,34 +170,42 @@ async function removeStaleTempFiles(outDir: string, outputs: Set<string>): Promi
   }
 }
 
-function concurrencyOption(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new PsicInputError(`--concurrency must be an integer in [1, 1024], got ${String(value)}`);
-  return n;
-}
-
 const errorLine = (err: Error) => (err instanceof PsicError ? `${err.code}: ${err.message}` : err.message);
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
-async function dirCommand(argv: string[], help: string, options: Options, kindFor: (values: Record<string, unknown>) => Promise<DirKind>): Promise<void> {
+async function dirCommand(argv: string[], help: string, options: Options,
+                          kindFor: (values: Record<string, unknown>, warnings: string[]) => Promise<DirKind>): Promise<void> {
   const args = parse(argv, options, help);
   if (!args) return;
   const values = args.values as Record<string, unknown>;
   const inDir = onePositional(args.positionals, 'input directory');
   const outDir = requireString(values.output, '-o OUT_DIR');
   const modelPath = requireString(values.model, '--model M');
-  const concurrency = concurrencyOption(values.concurrency);
-  const kind = await kindFor(values);
+  // Every flag value is checked first (usage errors), then the paths, then the model loads.
+  const concurrency = intFlag(values.concurrency, '--concurrency', 1, 1024);
+  const loadOptions = loadOptionsOf(values);
+  const background = backgroundFlag(values.background);
+  await refuseOutputDirIsInputDir(outDir, inDir);
+  const warnings: string[] = [];
+  const kind = await kindFor(values, warnings);
   const files = await listInputs(inDir, outDir, kind);
-  const codec = await Codec.load(modelPath, loadOptionsOf(values));
-  kind.validate?.(codec);
+  // An output that is an input by a symlink (out/a.psic -> in/a.psic) is refused too.
+  for (const f of files) await refuseOutputOverInput(f.output, [f.input]);
+  // Before any job: a folder that cannot be written would fail every file after its work.
+  const outFolder = await ensureWritableDir(outDir);
+  let codec: Codec;
+  try {
+    codec = await Codec.load(modelPath, loadOptions);
+    kind.validate?.(codec);
+  } catch (err) {
+    await outFolder.undo();  // nothing left behind by a run that did no work
+    throw err;
+  }
   const plan = codec.planBatch({ concurrency });
   if (concurrency !== undefined && concurrency > plan.concurrency) {
     // Said, not silent: more jobs than libuv pool threads would only queue.
     process.stderr.write(`psic: running ${plan.concurrency} files at once, not ${concurrency}: the libuv threadpool has ${threadpoolSize()} threads (set UV_THREADPOOL_SIZE to raise it)\n`);
   }
-  await mkdir(outDir, { recursive: true });
   await removeStaleTempFiles(outDir, new Set(files.map((f) => basename(f.output))));
 
   const json = Boolean(values.json);
@@ -199,7 +216,7 @@ async function dirCommand(argv: string[], help: string, options: Options, kindFo
     if (values.resume && (await kind.isComplete(codec, output).catch(() => false))) {
       return { skipped: true, inBytes: 0, outBytes: 0, width: 0, height: 0 };
     }
-    return { skipped: false, ...(await kind.process(codec, input, output, plan.threadsPerJob)) };
+    return { skipped: false, ...(await kind.process(codec, input, output, plan.threadsPerJob, background)) };
   };
   const items: BatchItem<FileResult>[] = [];
   for await (const item of runBatch(files.keys(), job, plan, { ordered: false })) {
@@ -225,13 +242,14 @@ async function dirCommand(argv: string[], help: string, options: Options, kindFo
     concurrency: plan.concurrency,
     threadsPerJob: plan.threadsPerJob,
     files: { total: files.length, ok: done.length, failed: failures.length, skipped },
-    bytes: { input: sum((r) => r.inBytes), output: kind.command === 'compress-dir' ? containerBytes : null },
+    bytes: { input: sum((r) => r.inBytes), output: sum((r) => r.outBytes) },
     pixels,
     bpp: pixels > 0 ? round(bpp(containerBytes, pixels, 1), 4) : null,
     seconds: round(seconds, 3),
     imagesPerS: round(done.length / seconds, 3),
     megapixelsPerS: round(pixels / 1e6 / seconds, 3),
     failures,
+    warnings,
   };
   if (json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -246,9 +264,9 @@ async function dirCommand(argv: string[], help: string, options: Options, kindFo
 }
 
 export function compressDirCommand(argv: string[]): Promise<void> {
-  return dirCommand(argv, COMPRESS_DIR_HELP, batchOptions, async () => compressKind);
+  return dirCommand(argv, COMPRESS_DIR_HELP, compressDirOptions, async () => compressKind);
 }
 
 export function decompressDirCommand(argv: string[]): Promise<void> {
-  return dirCommand(argv, DECOMPRESS_DIR_HELP, { ...batchOptions, ...keyOptions }, async (values) => decompressKind(await keyOption(values)));
+  return dirCommand(argv, DECOMPRESS_DIR_HELP, { ...batchOptions, ...keyOptions }, async (values, warnings) => decompressKind(await keyFileOption(values, warnings)));
 }

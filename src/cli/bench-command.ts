@@ -1,8 +1,6 @@
 // psic bench: the benchmark of src/bench/bench.ts from the command line.
-import { type BenchSuite, runBench } from '../bench/bench.js';
-import type { Device } from '../codec/codec.js';
-import { PsicInputError } from '../errors.js';
-import { parse } from './usage.js';
+import { BENCH_SUITES, runBench } from '../bench/bench.js';
+import { choiceFlag, deviceFlag, intFlag, parse } from './usage.js';
 
 const HELP = `Usage: psic bench [--json] [--suite codec|psic|clip|targets|training|batch|all] [--model M] [--psic-model P] [--data DIR] [--images N] [--runs N] [--device cpu|cuda]
 
@@ -19,13 +17,6 @@ decompressMany at 1, 2 and N jobs against a naive sequential loop (and oversubsc
 event loop's longest timer gap meanwhile, and RSS over 1,000 cycles. Medians of --runs runs (default 5).
 Progress goes to stderr on a TTY.
 `;
-
-function positiveInt(value: unknown, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new PsicInputError(`${flag} must be a positive integer`);
-  return n;
-}
 
 export async function benchCommand(argv: string[]): Promise<void> {
   const args = parse(
@@ -44,13 +35,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
   );
   if (!args) return;
   const result = await runBench({
-    suite: args.values.suite as BenchSuite | undefined,
+    suite: choiceFlag(args.values.suite, '--suite', BENCH_SUITES),
     psicModel: args.values['psic-model'] as string | undefined,
     model: args.values.model as string | undefined,
     data: args.values.data as string | undefined,
-    images: positiveInt(args.values.images, '--images'),
-    runs: positiveInt(args.values.runs, '--runs'),
-    device: args.values.device as Device | undefined,
+    images: intFlag(args.values.images, '--images', 1),
+    runs: intFlag(args.values.runs, '--runs', 1),
+    device: deviceFlag(args.values.device),
   });
   if (args.values.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

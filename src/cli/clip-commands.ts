@@ -1,10 +1,9 @@
 // psic clip tokenize | embed.
-import { readFile } from 'node:fs/promises';
-
 import { Clip, type Features } from '../targets/clip.js';
 import { tokenizeTexts } from '../targets/clip-tokenize.js';
 import { PsicInputError } from '../errors.js';
-import { UsageError, parse, requireString, runSubcommand } from './usage.js';
+import { readRegularFile } from '../io/read-file.js';
+import { UsageError, parse, requireString, runSubcommand, shapeFlag } from './usage.js';
 
 const HELP = `Usage:
   psic clip tokenize TEXT [TEXT...] [--json] [--vocab V]
@@ -42,20 +41,17 @@ async function embed(argv: string[]): Promise<void> {
     HELP,
   );
   if (!args) return;
-  const clip = await Clip.load(requireString(args.values.model, '--model M'), { vocab: args.values.vocab as string | undefined });
+  const model = requireString(args.values.model, '--model M');
+  const tensorFile = args.values['image-tensor'] as string | undefined;
+  const shape = tensorFile === undefined ? undefined : shapeFlag(requireString(args.values.shape, '--shape B,3,H,W'), '--shape', 'B,3,H,W', 4);
+  if (shape && shape[1] !== 3) throw new UsageError(`--shape must be B,3,H,W, got '${args.values.shape}'`);
+  const clip = await Clip.load(model, { vocab: args.values.vocab as string | undefined });
   const out: Record<string, number[][]> = {};
   let imageFeatures: Features | undefined;
   let textFeatures: Features | undefined;
-  if (args.values['image-tensor'] !== undefined) {
-    const shape = requireString(args.values.shape, '--shape B,3,H,W').split(',').map(Number);
-    if (shape.length !== 4 || shape.some((s) => !Number.isInteger(s) || s < 1)) throw new PsicInputError('--shape must be B,3,H,W');
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(args.values['image-tensor'] as string);
-    } catch (err) {
-      throw new PsicInputError(`cannot read '${args.values['image-tensor']}': ${(err as Error).message}`);
-    }
+  if (tensorFile !== undefined && shape) {
     const n = shape.reduce((a, b) => a * b, 1);
+    const bytes = await readRegularFile(tensorFile, { maxBytes: n * 4, what: '--image-tensor' });
     if (bytes.length !== n * 4) throw new PsicInputError(`--image-tensor has ${bytes.length} bytes, --shape needs ${n * 4}`);
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(4 * i);

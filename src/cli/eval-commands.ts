@@ -10,8 +10,8 @@ import { BASELINE_CODECS, type BaselineCodec } from '../evaluate/baselines.js';
 import { DEFAULT_QUALITIES, DEFAULT_WRONG_KEYS, evaluateRd, rdMarkdown } from '../evaluate/rd.js';
 import { attackMarkdown } from '../evaluate/report.js';
 import { evaluateTarget } from '../evaluate/target.js';
-import { readKeyFile } from '../keys.js';
-import { UsageError, expandListFlags, parse, requireString, runSubcommand } from './usage.js';
+import { keyFileWarnings, readKeyFile } from '../keys.js';
+import { UsageError, expandListFlags, intFlag, parse, requireString, runSubcommand } from './usage.js';
 
 const HELP = `Usage:
   psic eval target --target human:NAME|clip:PATH --a DIR_A --b DIR_B [--original DIR] [--labels FILE]
@@ -57,6 +57,15 @@ Human models: gear, age, gender, emotion, mobileface, centernet (package @vladma
       Images must be at least 161 px on each side (MS-SSIM's 5 scales).
 `;
 
+const warn = (w: string) => process.stderr.write(`psic: warning: ${w}\n`);
+
+/** --key-file K, with a warning on stderr when group or others can read it. */
+async function keyFileFlag(value: unknown, flag: string): Promise<string> {
+  const path = requireString(value, flag);
+  for (const w of await keyFileWarnings(path)) warn(w);
+  return path;
+}
+
 /** --models M [M...] and no stray positionals (eval rd, eval all). */
 function requireModels(args: { values: Record<string, unknown>; positionals: string[] }): string[] {
   if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
@@ -65,12 +74,7 @@ function requireModels(args: { values: Record<string, unknown>; positionals: str
   return models;
 }
 
-function integerFlag(value: unknown, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min}`);
-  return n;
-}
+const integerFlag = (value: unknown, flag: string, min: number) => intFlag(value, flag, min);
 
 /** A comma list, or 'none' for an empty one. */
 function commaList(value: unknown): string[] | undefined {
@@ -95,7 +99,7 @@ async function rd(argv: string[]): Promise<void> {
     if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`--qualities: '${q}' is not an integer in [1, 100]`);
     return n;
   });
-  const report = await evaluateRd({
+  const options = {
     models,
     backbones: v.backbone as string[] | undefined,
     keyFile: requireString(v['key-file'], '--key-file K (the owner\'s key)'),
@@ -107,7 +111,9 @@ async function rd(argv: string[]): Promise<void> {
     match: !v['no-match'],
     threads: integerFlag(v.threads, '--threads', 1),
     out: v.out as string | undefined,
-  });
+  };
+  await keyFileFlag(options.keyFile, '--key-file K');
+  const report = await evaluateRd(options);
   process.stdout.write(v.json ? `${JSON.stringify(report)}\n` : rdMarkdown(report));
 }
 
@@ -118,11 +124,7 @@ async function target(argv: string[]): Promise<void> {
   }, HELP);
   if (!args) return;
   const v = args.values;
-  let limit: number | undefined;
-  if (v.limit !== undefined) {
-    limit = Number(v.limit);
-    if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
-  }
+  const limit = intFlag(v.limit, '--limit', 1);
   const report = await evaluateTarget({
     target: requireString(v.target, '--target human:NAME|clip:PATH'),
     a: requireString(v.a, '--a DIR_A'),
@@ -189,8 +191,10 @@ async function all(argv: string[]): Promise<void> {
   if (!args) return;
   const v = args.values;
   const models = requireModels(args);
-  const report = await evaluateAll({ ...attackOptions(v), models, keyFile: requireString(v['key-file'], '--key-file K'),
-    data: v.data as string | undefined, rdLimit: integerFlag(v['rd-limit'], '--rd-limit', 1), out: requireString(v.out, '--out DIR') });
+  const options = { ...attackOptions(v), models, keyFile: requireString(v['key-file'], '--key-file K'),
+    data: v.data as string | undefined, rdLimit: integerFlag(v['rd-limit'], '--rd-limit', 1), out: requireString(v.out, '--out DIR') };
+  await keyFileFlag(options.keyFile, '--key-file K');
+  const report = await evaluateAll(options);
   process.stdout.write(v.json ? `${JSON.stringify(report)}\n` : allMarkdown(report));
 }
 
@@ -200,7 +204,10 @@ async function attack(argv: string[]): Promise<void> {
   }, HELP);
   if (!args) return;
   const v = args.values;
-  const report = await evaluateAttack({ ...attackOptions(v), model: requireString(v.model, '--model M'), key: await readKeyFile(requireString(v['key-file'], '--key-file K')) });
+  const options = attackOptions(v);
+  const model = requireString(v.model, '--model M');
+  const key = await readKeyFile(requireString(v['key-file'], '--key-file K'), { onWarning: warn });
+  const report = await evaluateAttack({ ...options, model, key });
   if (typeof v.out === 'string') {
     mkdirSync(v.out, { recursive: true });
     await writeFileAtomic(join(v.out, 'attack.json'), Buffer.from(`${JSON.stringify(report, null, 1)}\n`));

@@ -23,7 +23,7 @@ Commands:
                                          compress every image of a directory, several at once
   decompress-dir IN_DIR -o OUT_DIR --model M [--key-file F] [--concurrency N] [--resume] [--json]
                                          decompress every .psic of a directory
-  keygen -o F                            a random 256-bit key (mode 0600)
+  keygen -o F [--force]                  a random 256-bit key (mode 0600; never replaces F unless --force)
   model init|info|export-encoder         create, inspect, export models
   clip tokenize|embed                    CLIP tokens and features
   assets fetch|list                      pinned downloads (CLIP vocabulary, ViT-B/32)

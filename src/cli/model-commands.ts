@@ -1,7 +1,8 @@
 // psic model init | info | export-encoder | export-conditioning.
-import { Codec } from '../codec/codec.js';
-import { PsicInputError } from '../errors.js';
-import { UsageError, onePositional, parse, requireString, runSubcommand } from './usage.js';
+import { Codec, type ModelInitOptions } from '../codec/codec.js';
+import { choiceFlag, intFlag, onePositional, parse, refuseOutputOverInput, requireString, runSubcommand } from './usage.js';
+
+const ARCHITECTURES = ['psic-hyperprior', 'psic-factorized', 'psic-balle', 'reference', 'bmshj2018-hyperprior'] as const;
 
 const HELP = `Usage:
   psic model init --arch psic-hyperprior|psic-factorized|psic-balle|reference --N n --M m [--seed s] [--condition-dim d] [--from CKPT] [--conditioning C] -o M
@@ -17,16 +18,6 @@ const HELP = `Usage:
       a PSIC model's global_cond and CLTG projections with its key salt: with the checkpoint
       it was seeded from, all a conditioning-only training changed
 `;
-
-function int(value: unknown, flag: string, fallback?: number): number {
-  if (value === undefined) {
-    if (fallback !== undefined) return fallback;
-    throw new UsageError(`missing ${flag}`);
-  }
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new PsicInputError(`${flag} must be an integer, got ${String(value)}`);
-  return n;
-}
 
 async function init(argv: string[]): Promise<void> {
   const args = parse(
@@ -45,13 +36,18 @@ async function init(argv: string[]): Promise<void> {
   );
   if (!args) return;
   const output = requireString(args.values.output, '-o M');
-  const architecture = requireString(args.values.arch, '--arch') as 'psic-hyperprior';
-  const conditionDim = args.values['condition-dim'] === undefined ? undefined : int(args.values['condition-dim'], '--condition-dim');
+  const architecture = choiceFlag(requireString(args.values.arch, '--arch'), '--arch', ARCHITECTURES) as ModelInitOptions['architecture'];
+  const N = intFlag(requireString(args.values.N, '--N'), '--N', 1, 4096)!;
+  const M = intFlag(requireString(args.values.M, '--M'), '--M', 1, 4096)!;
+  const seed = intFlag(args.values.seed, '--seed', 0) ?? 0;
+  const conditionDim = intFlag(args.values['condition-dim'], '--condition-dim', 1, 4096);
+  const inputs = [args.values.from, args.values.conditioning].filter((p): p is string => typeof p === 'string');
+  await refuseOutputOverInput(output, inputs);
   const codec = await Codec.init({
     architecture,
-    N: int(args.values.N, '--N'),
-    M: int(args.values.M, '--M'),
-    seed: int(args.values.seed, '--seed', 0),
+    N,
+    M,
+    seed,
     conditionDim,
     from: args.values.from as string | undefined,
     conditioning: args.values.conditioning as string | undefined,
@@ -85,8 +81,10 @@ function exportPart(part: 'encoder' | 'conditioning') {
   return async (argv: string[]): Promise<void> => {
     const args = parse(argv, { output: { type: 'string', short: 'o' } }, HELP);
     if (!args) return;
-    const codec = await Codec.load(onePositional(args.positionals, 'model file'));
+    const model = onePositional(args.positionals, 'model file');
     const output = requireString(args.values.output, '-o OUT.safetensors');
+    await refuseOutputOverInput(output, [model]);
+    const codec = await Codec.load(model);
     await (part === 'encoder' ? codec.exportEncoder(output) : codec.exportConditioning(output));
     process.stdout.write(`${output}: ${part === 'encoder' ? 'encoder side' : 'conditioning'} of ${codec.modelId}\n`);
   };

@@ -1,9 +1,8 @@
 // psic target run | info | predict.
-import { readFile } from 'node:fs/promises';
-
 import { PsicInputError } from '../errors.js';
+import { readRegularFile } from '../io/read-file.js';
 import { TargetModel, TfjsTarget, type TensorOutput } from '../targets/target-model.js';
-import { UsageError, parse, requireString, runSubcommand } from './usage.js';
+import { UsageError, parse, requireString, runSubcommand, shapeFlag } from './usage.js';
 
 const HELP = `Usage:
   psic target run --target human:NAME --input-tensor F.bin --shape B,H,W,C --json
@@ -29,16 +28,12 @@ function nest(t: TensorOutput): unknown {
 async function run(argv: string[]): Promise<void> {
   const args = parse(argv, { target: { type: 'string' }, 'input-tensor': { type: 'string' }, shape: { type: 'string' }, json: { type: 'boolean' } }, HELP);
   if (!args) return;
-  const shape = requireString(args.values.shape, '--shape B,H,W,C').split(',').map(Number);
+  const shape = shapeFlag(requireString(args.values.shape, '--shape B,H,W,C'), '--shape', 'B,H,W,C', 4);
   const file = requireString(args.values['input-tensor'], '--input-tensor F.bin');
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw new PsicInputError(`cannot read '${file}': ${(err as Error).message}`);
-  }
   const n = shape.reduce((a, b) => a * b, 1);
-  if (!Number.isInteger(n) || bytes.length !== n * 4) throw new PsicInputError(`--input-tensor has ${bytes.length} bytes, --shape needs ${n * 4}`);
+  // Exactly the bytes --shape needs: a larger file (or a device) is refused before it is read.
+  const bytes = await readRegularFile(file, { maxBytes: n * 4, what: '--input-tensor' });
+  if (bytes.length !== n * 4) throw new PsicInputError(`--input-tensor has ${bytes.length} bytes, --shape needs ${n * 4}`);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(4 * i);
   const target = await TfjsTarget.load(requireString(args.values.target, '--target human:NAME'));

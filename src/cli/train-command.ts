@@ -4,7 +4,7 @@ import { PsicDistributedError } from '../errors.js';
 import { Progress } from '../io/progress.js';
 import { launchRanks } from '../training/launch.js';
 import { Trainer, type TrainerConfig, prepareKeyFile } from '../training/trainer.js';
-import { UsageError, parse, requireString } from './usage.js';
+import { UsageError, intFlag, parse, requireString } from './usage.js';
 
 const HELP = `Usage: psic train --config FILE.json [--resume CKPT] [--steps N] [--json]
                   [--world-size N --rank R --master ADDR:PORT | --nproc N]
@@ -24,12 +24,7 @@ Data parallel (the config's data.batchSize is the combined batch; each rank trai
                                                when any rank fails
 `;
 
-function integer(value: unknown, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}`);
-  return n;
-}
+const integer = (value: unknown, flag: string, min: number) => intFlag(value, flag, min);
 
 export async function trainCommand(argv: string[]): Promise<void> {
   const args = parse(argv, {

@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 
 import { type BatchItem, type BatchIterateOptions, type BatchOptions, type BatchPlan, MicroBatcher, collectBatch, planBatch, runBatch } from './batch.js';
 import { PsicDeviceError, PsicInputError, PsicKeyError, PsicWeightsError, fromNative, nativeCall, nativeCallSync } from '../errors.js';
-import { defaultPixelLimit, type ImageInput, type RgbImage, encodePng, readImage, validatePixelLimit } from '../io/image-io.js';
+import { type Background, defaultPixelLimit, type ImageInput, type RgbImage, encodePng, readImage, validateBackground, validatePixelLimit } from '../io/image-io.js';
 import { type Key, type Recipient, keyBytes, recipientBytes } from '../keys.js';
 import { bpp } from '../evaluate/metrics.js';
 import { readContainerFile } from './container-file.js';
@@ -94,6 +94,11 @@ export interface CompressOptions {
   estimate?: boolean;
   /** LibTorch intra-op threads for this call (default: the process setting). */
   threads?: number;
+  /**
+   * The colour transparent pixels of the input are flattened onto (default white): a CSS colour
+   * string ('black', '#ff8800') or {r, g, b}. What is under a transparent pixel never shows.
+   */
+  background?: Background;
 }
 
 /** A container: its bytes, or the path of a .psic file (read when its turn comes, in batches). */
@@ -203,7 +208,8 @@ export class Codec {
     private readonly model: NativeModel,
     private readonly modelInfo: NativeModelInfo,
     private readonly path: ComputePath,
-    private readonly pixelLimit: number,
+    /** The most pixels an image or container may have. */
+    readonly pixelLimit: number,
   ) {}
 
   /** Loads a psic model file (.safetensors) or a CompressAI checkpoint (.pth / .pth.tar). */
@@ -259,7 +265,7 @@ export class Codec {
     const threads = callThreads(options.threads);
     const seal = this.sealOptions(options);
     const key = seal?.key ?? this.ownerKey(options.key);
-    const image = await readImage(input, { pixelLimit: this.pixelLimit });
+    const image = await readImage(input, { pixelLimit: this.pixelLimit, background: options.background });
     const result = await nativeCall(() =>
       this.model.compress(image.data, image.width, image.height, {
         path: this.path,
@@ -305,10 +311,7 @@ export class Codec {
     if (key && x25519Secret) throw new PsicInputError('give key or identity, not both');
     let condition: Float32Array | undefined;
     if (options.condition !== undefined) {
-      if (!(options.condition instanceof Float32Array) || options.condition.length !== this.conditionDim || this.conditionDim === 0) {
-        throw new PsicKeyError(`condition must be a Float32Array of the model's ${this.conditionDim} values`);
-      }
-      condition = options.condition;
+      condition = this.checkCondition(options.condition);
       key = undefined;
     }
     const r = await nativeCall(() =>
@@ -324,21 +327,22 @@ export class Codec {
    * on. Inputs are pulled (and files read) only as jobs start, so memory stays bounded by the
    * jobs running plus the containers returned; for very large batches use compressEach.
    */
-  async compressMany(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchOptions = {}): Promise<BatchItem<Uint8Array>[]> {
+  async compressMany(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchOptions & { background?: Background } = {}): Promise<BatchItem<Uint8Array>[]> {
     return collectBatch(this.compressEach(inputs, { ...options, ordered: true }));
   }
 
   /** compressMany as an async iterator: items in input order (default) or as they complete (`ordered: false`). */
-  compressEach(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchIterateOptions = {}): AsyncGenerator<BatchItem<Uint8Array>, void, undefined> {
+  compressEach(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: BatchIterateOptions & { background?: Background } = {}): AsyncGenerator<BatchItem<Uint8Array>, void, undefined> {
     const plan = this.planBatch(options);
-    if (plan.batchSize === 1) return runBatch(inputs, (input) => this.compress(input, { threads: plan.threadsPerJob }), plan, options);
+    const background = validateBackground(options.background);
+    if (plan.batchSize === 1) return runBatch(inputs, (input) => this.compress(input, { threads: plan.threadsPerJob, background }), plan, options);
     const opts = { path: this.path, pixelLimit: this.pixelLimit, threads: plan.threadsPerJob };
     const batcher = new MicroBatcher<RgbImage, Uint8Array>(
       async (images) => (await nativeCall(() => this.model.compressBatch(images.map((im) => ({ rgb: im.data, width: im.width, height: im.height })), opts, plan.batchSize))).map((r) => r.container),
       async (im) => (await nativeCall(() => this.model.compress(im.data, im.width, im.height, opts))).container,
       plan.batchSize,
     );
-    return runBatch(inputs, async (input) => batcher.submit(await readImage(input, { pixelLimit: this.pixelLimit })), plan, options);
+    return runBatch(inputs, async (input) => batcher.submit(await readImage(input, { pixelLimit: this.pixelLimit, background })), plan, options);
   }
 
   /** Decompresses many containers (bytes or .psic paths) like compressMany; `key` and `output` apply to all. */
@@ -360,13 +364,15 @@ export class Codec {
     const key = this.ownerKey(options.key);
     const x25519Secret = identityBytes(options.identity);
     if (key && x25519Secret) throw new PsicInputError('give key or identity, not both');
+    // A raw condition (research, key search) overrides the key, as in decompress().
+    const rawCondition = options.condition === undefined ? undefined : this.checkCondition(options.condition);
     if (output !== undefined && output !== 'uint8' && output !== 'float32') throw new PsicInputError(`output must be 'uint8' or 'float32'`);
     const readBytes = async (input: ContainerInput) => (typeof input === 'string' ? readContainerFile(input) : input);
     if (plan.batchSize === 1) {
-      return runBatch(inputs, async (input) => (await this.decompressWithTimings(await readBytes(input), { key, identity: options.identity, output, synthesis, threads: plan.threadsPerJob })).image, plan, options);
+      return runBatch(inputs, async (input) => (await this.decompressWithTimings(await readBytes(input), { key, identity: options.identity, condition: rawCondition, output, synthesis, threads: plan.threadsPerJob })).image, plan, options);
     }
     checkSynthesis(synthesis);
-    const opts = { path: this.path, pixelLimit: this.pixelLimit, output: output ?? 'uint8', synthesis, key, x25519Secret, threads: plan.threadsPerJob } as const;
+    const opts = { path: this.path, pixelLimit: this.pixelLimit, output: output ?? 'uint8', synthesis, ...(rawCondition ? { condition: rawCondition } : { key, x25519Secret }), threads: plan.threadsPerJob } as const;
     const toImage = (r: { data: Uint8Array | Float32Array; width: number; height: number }): DecodedImage => ({ data: r.data, width: r.width, height: r.height, channels: 3 });
     const batcher = new MicroBatcher<Uint8Array, DecodedImage>(
       async (containers) => (await nativeCall(() => this.model.decompressBatch(containers.map((data) => ({ data })), opts, plan.batchSize))).map(toImage),
@@ -388,6 +394,16 @@ export class Codec {
   async decompressToPng(bytes: Uint8Array | ArrayBuffer, options: { key?: Key } = {}): Promise<Buffer> {
     const image = await this.decompress(bytes, { key: options.key });
     return encodePng(image);
+  }
+
+  /** A raw condition: a Float32Array of conditionDim finite values (a NaN would decode to a black image). */
+  private checkCondition(condition: unknown): Float32Array {
+    if (!(condition instanceof Float32Array) || condition.length !== this.conditionDim || this.conditionDim === 0) {
+      throw new PsicKeyError(`condition must be a Float32Array of the model's ${this.conditionDim} values`);
+    }
+    const bad = condition.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new PsicInputError(`condition value ${bad} is not finite (${condition[bad]})`);
+    return condition;
   }
 
   /** Values in the condition vector (0: an unconditional model, which has a single decode). */

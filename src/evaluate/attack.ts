@@ -6,7 +6,7 @@
 // ASR is the paper's: the share of samples a target gets right on the backbone decode and wrong
 // on the decode under test ("right" = against the labels where they exist, else against the
 // target's reading of the original image; see evaluate-target.ts).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import sharp from 'sharp';
@@ -22,6 +22,7 @@ import { type RgbImage, readImage } from '../io/image-io.js';
 import { type Key } from '../keys.js';
 import { bpp, psnr } from './metrics.js';
 import { Progress } from '../io/progress.js';
+import { MAX_ANNOTATION_FILE_BYTES, readRegularFileSync } from '../io/read-file.js';
 import { TargetModel, type TargetPrediction } from '../targets/target-model.js';
 
 /** The targets a face set and a scene set are evaluated on by default. */
@@ -179,7 +180,7 @@ function loadSet(name: EvalSet['name'], dir: string, limit: number | undefined):
   let captions: string[][] | undefined;
   if (labelsPath === json) {
     const byStem = new Map<string, string[]>();
-    for (const im of JSON.parse(readFileSync(json, 'utf8')).images ?? []) {
+    for (const im of JSON.parse(readRegularFileSync(json, { maxBytes: MAX_ANNOTATION_FILE_BYTES, what: 'annotations' }).toString('utf8')).images ?? []) {
       if (Array.isArray(im.captions)) byStem.set(String(im.file).replace(/^.*\//, '').replace(/\.[^.]+$/, ''), im.captions.map(String));
     }
     if (stems.every((s) => byStem.get(s)?.length)) captions = stems.map((s) => byStem.get(s)!);

@@ -2,11 +2,12 @@
 // decodes A against protected decodes B). ASR follows the PSIC paper: the share of samples the
 // model handles correctly on A and wrongly on B. "Correct" is against the labels when given,
 // else against the prediction on the original images (--original), else against A itself.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 
 import { PsicInputError } from '../errors.js';
 import { Progress } from '../io/progress.js';
+import { MAX_ANNOTATION_FILE_BYTES, readRegularFileSync } from '../io/read-file.js';
 import { type Detection, type TargetHead, type TargetLoadOptions, TargetModel, type TargetPrediction } from '../targets/target-model.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.avif', '.tif', '.tiff', '.gif']);
@@ -79,12 +80,8 @@ export function listImages(dir: string): Map<string, string> {
  * boxes[].bbox [x, y, w, h] in pixels, category_name; crowd boxes are left out).
  */
 export function readLabels(path: string): Map<string, ImageLabels> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PsicInputError(`cannot read labels '${path}': ${(err as Error).message}`);
-  }
+  // A regular file, bounded (PsicIoError, PsicLimitError).
+  const text = readRegularFileSync(path, { maxBytes: MAX_ANNOTATION_FILE_BYTES, what: 'labels' }).toString('utf8');
   const out = new Map<string, ImageLabels>();
   if (path.toLowerCase().endsWith('.json')) {
     let json: { images?: { file?: string; width?: number; height?: number; boxes?: { bbox?: number[]; category_name?: string; iscrowd?: number }[] }[] };

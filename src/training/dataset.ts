@@ -20,11 +20,12 @@
 // - Off the main thread: sharp decodes and crops on libuv's thread pool; `prefetch` batches beyond
 //   the one being consumed are kept decoding, and the samples of a batch decode concurrently. The
 //   event loop only does the byte -> float conversion of finished crops.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import sharp from 'sharp';
 
 import { PsicError, PsicInputError, PsicLimitError } from '../errors.js';
+import { MAX_ANNOTATION_FILE_BYTES, readRegularFile } from '../io/read-file.js';
 
 export interface DatasetOptions {
   /** Image folder (png/jpg/jpeg/webp; sorted by name; subfolders not scanned). */
@@ -334,12 +335,8 @@ function annotationsFromJson(text: string, what: string): Map<string, Annotation
 
 async function readAnnotations(path: string): Promise<Map<string, Annotation>> {
   const what = `annotations '${path}'`;
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new PsicInputError(`cannot read ${what}: ${(err as Error).message}`);
-  }
+  // A regular file, bounded (PsicIoError, PsicLimitError).
+  const text = (await readRegularFile(path, { maxBytes: MAX_ANNOTATION_FILE_BYTES, what: 'annotations' })).toString('utf8');
   const ext = extname(path).toLowerCase();
   const json = ext === '.json' || (ext !== '.csv' && /^\s*[[{]/.test(text));
   return json ? annotationsFromJson(text, what) : annotationsFromCsv(text, what);

@@ -5,11 +5,12 @@
 // resolves to.
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
 import { applyProcessThreads } from '../codec/codec.js';
 import { PsicConfigError, PsicInputError, PsicKeyError, fromNative, nativeCall } from '../errors.js';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../io/read-file.js';
 import { type Key, generateKey, keyBytes, readKeyFile, writeKeyFile } from '../keys.js';
 import { type NativeStepMetrics, type NativeTrainer, type NativeWeightedTarget, native } from '../native.js';
 import { TargetModel } from '../targets/target-model.js';
@@ -132,12 +133,8 @@ async function readConfig(input: TrainerConfig | string): Promise<{ config: Trai
   let config: TrainerConfig = input as TrainerConfig;
   let base = process.cwd();
   if (typeof input === 'string') {
-    let text: string;
-    try {
-      text = await readFile(input, 'utf8');
-    } catch (err) {
-      throw new PsicInputError(`cannot read config '${input}': ${(err as Error).message}`);
-    }
+    // A regular file of at most 1 MB (PsicIoError, PsicLimitError).
+    const text = (await readRegularFile(input, { maxBytes: MAX_CONFIG_FILE_BYTES, what: 'config' })).toString('utf8');
     try {
       config = JSON.parse(text);
     } catch (err) {
