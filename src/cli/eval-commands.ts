@@ -28,13 +28,15 @@ const HELP = `Usage:
                    [--face-targets T,...] [--scene-targets T,...] [--limit N] [--reencodings R,...|none]
                    [--pgd-limit N] [--pgd-steps N] [--no-pgd] [--key-search-steps N]
                    [--key-search-restarts N] [--key-search-images N] [--no-key-search]
-                   [--out DIR] [--json]
+                   [--no-sealed] [--out DIR] [--json]
       decodes held-out labelled sets (default \${PSIC_SHARED:-../shared}/data/celeba-mini for
       faces, .../coco-mini for scenes) with the backbone, the full key, no key (protected) and
       wrong keys, and reports each target's accuracy and ASR (right on the backbone decode, wrong
       on the other), ASR after re-encodings (jpeg-q95, jpeg-q85, jpeg-q75, webp-q80,
       half-jpeg-q85), a per-image PGD cloaking baseline (ε 8/255, 50 steps; time ratio against
-      PSIC in the same run) and a key-search adversary (Adam on the condition, no key).
+      PSIC in the same run) and a key-search adversary (Adam on the condition, no key). Each
+      image is also compressed sealed: its public decode ('sealed') and the key search on
+      sealed files are rows of their own (--no-sealed skips them).
       Default targets: human:gear,human:emotion,human:mobileface on faces; human:centernet on
       scenes (add clip:PATH for CLIP retrieval R@1 and zero-shot). --out writes attack.json and
       attack.md.
@@ -163,7 +165,7 @@ const ATTACK_FLAGS = {
   scenes: { type: 'string' }, 'face-targets': { type: 'string' }, 'scene-targets': { type: 'string' }, limit: { type: 'string' },
   reencodings: { type: 'string' }, 'pgd-limit': { type: 'string' }, 'pgd-steps': { type: 'string' }, 'no-pgd': { type: 'boolean' },
   'key-search-steps': { type: 'string' }, 'key-search-restarts': { type: 'string' }, 'key-search-images': { type: 'string' },
-  'no-key-search': { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' },
+  'no-key-search': { type: 'boolean' }, 'no-sealed': { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' },
 } as const;
 
 function attackOptions(v: Record<string, unknown>): Omit<AttackEvalOptions, 'model' | 'key'> {
@@ -180,6 +182,7 @@ function attackOptions(v: Record<string, unknown>): Omit<AttackEvalOptions, 'mod
     pgd: v['no-pgd'] ? false : { limit: integerFlag(v['pgd-limit'], '--pgd-limit', 1), steps: integerFlag(v['pgd-steps'], '--pgd-steps', 1) },
     keySearch: v['no-key-search'] ? false : { steps: integerFlag(v['key-search-steps'], '--key-search-steps', 1),
       restarts: integerFlag(v['key-search-restarts'], '--key-search-restarts', 1), images: integerFlag(v['key-search-images'], '--key-search-images', 1) },
+    sealed: !v['no-sealed'],
     progress: v.json ? false : undefined,
   };
 }

@@ -58,6 +58,12 @@ export interface AttackEvalOptions {
   keySearch?: false | { steps?: number; restarts?: number; images?: number; lr?: number };
   /** Wrong keys decoded per image (cycled over the images; default 3). */
   wrongKeys?: number;
+  /**
+   * Sealed files (default on): every image is also compressed sealed, and its public decode
+   * ('sealed') and the key search on sealed files ('sealed-key-search-*') are evaluated like the
+   * other decodes. false: skip.
+   */
+  sealed?: boolean;
   progress?: boolean;
 }
 
@@ -119,6 +125,8 @@ export interface ClipReport {
 
 export interface KeySearchReport {
   objective: 'pixels' | 'target';
+  /** Searched on sealed files (only their public latent to decode). */
+  sealed: boolean;
   images: number;
   steps: number;
   restarts: number;
@@ -148,6 +156,8 @@ interface EvalSet {
   originals: RgbImage[];
   /** The PSIC bitstreams of the originals. */
   containers: Uint8Array[];
+  /** The same images compressed sealed (options.sealed). */
+  sealedContainers: Uint8Array[];
   labels?: Map<string, ImageLabels>;
   captions?: string[][];
   /** Decoded (and re-encoded, attacked) versions by set name, same order as stems. */
@@ -185,7 +195,7 @@ function loadSet(name: EvalSet['name'], dir: string, limit: number | undefined):
     }
     if (stems.every((s) => byStem.get(s)?.length)) captions = stems.map((s) => byStem.get(s)!);
   }
-  return { name, dir, stems, files: images, originals: [], containers: [], labels: labelsPath ? readLabels(labelsPath) : undefined, captions, decodes: new Map(), quality: {} };
+  return { name, dir, stems, files: images, originals: [], containers: [], sealedContainers: [], labels: labelsPath ? readLabels(labelsPath) : undefined, captions, decodes: new Map(), quality: {} };
 }
 
 function validate(options: AttackEvalOptions): void {
@@ -223,8 +233,8 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
   let bar = new Progress('decode', total, options.progress);
   const psicSeconds: Map<EvalSet, number[]> = new Map();
   for (const set of sets) {
-    const d: Record<string, RgbImage[]> = { backbone: [], full: [], protected: [], 'wrong-key': [] };
-    const rates: Record<string, number[]> = { backbone: [], psic: [] };
+    const d: Record<string, RgbImage[]> = { backbone: [], full: [], protected: [], 'wrong-key': [], sealed: [] };
+    const rates: Record<string, number[]> = { backbone: [], psic: [], sealed: [] };
     const seconds: number[] = [];
     for (const [i, s] of set.stems.entries()) {
       const original = await readImage(set.files.get(s)!);
@@ -238,6 +248,12 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
       d.backbone.push(await backbone.decompress(plain));
       d.full.push(await model.decompress(bytes, { key }));
       if (wrongKeys.length) d['wrong-key'].push(await model.decompress(bytes, { key: wrongKeys[i % wrongKeys.length] }));
+      if (options.sealed !== false) {
+        const sealedBytes = await model.compress(raw(original), { seal: { key } });
+        set.sealedContainers.push(sealedBytes);
+        d.sealed.push(await model.decompress(sealedBytes));
+        rates.sealed.push(bpp(sealedBytes.length, original.width, original.height));
+      }
       rates.backbone.push(bpp(plain.length, original.width, original.height));
       rates.psic.push(bpp(bytes.length, original.width, original.height));
       bar.tick(s);
@@ -246,7 +262,7 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
     for (const [name, images] of Object.entries(d)) {
       if (images.length === 0) continue;
       set.decodes.set(name, images);
-      set.quality[name] = { psnr: mean(images.map((im, i) => psnr(set.originals[i].data, im.data))), bpp: mean(name === 'backbone' ? rates.backbone : rates.psic) };
+      set.quality[name] = { psnr: mean(images.map((im, i) => psnr(set.originals[i].data, im.data))), bpp: mean(rates[name] ?? rates.psic) };
     }
   }
   bar.finish();
@@ -271,21 +287,27 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
     const containers = set.containers.slice(0, count);
     const searchTargets = await Promise.all((set.name === 'faces' ? options.faceTargets ?? FACE_TARGETS : options.sceneTargets ?? SCENE_TARGETS)
       .filter((t) => t.startsWith('human:')).map(loadTarget));
-    for (const objective of ['pixels', 'target'] as const) {
-      if (objective === 'target' && searchTargets.length === 0) continue;
-      const t0 = performance.now();
-      const steps = ks.steps ?? 500, restarts = ks.restarts ?? 3;
-      const found = await keySearch(model, containers, set.originals.slice(0, count).map(raw),
-        { objective, targets: objective === 'target' ? searchTargets as AttackTargets : undefined, steps, restarts, lr: ks.lr });
-      const seconds = (performance.now() - t0) / 1000;
-      for (const other of sets) {
-        const images: RgbImage[] = [];
-        for (const bytes of other.containers) images.push(await model.decompress(bytes, { condition: found.condition }));
-        other.decodes.set(`key-search-${objective}`, images);
-        other.quality[`key-search-${objective}`] = { psnr: mean(images.map((im, i) => psnr(other.originals[i].data, im.data))) };
+    // On sealed files the search has only the public latent to decode, whatever the condition.
+    for (const sealed of options.sealed !== false ? [false, true] : [false]) {
+      const prefix = sealed ? 'sealed-' : '';
+      const searched = (s: EvalSet) => (sealed ? s.sealedContainers : s.containers);
+      for (const objective of ['pixels', 'target'] as const) {
+        if (objective === 'target' && searchTargets.length === 0) continue;
+        const t0 = performance.now();
+        const steps = ks.steps ?? 500, restarts = ks.restarts ?? 3;
+        const found = await keySearch(model, searched(set).slice(0, count), set.originals.slice(0, count).map(raw),
+          { objective, targets: objective === 'target' ? searchTargets as AttackTargets : undefined, steps, restarts, lr: ks.lr });
+        const seconds = (performance.now() - t0) / 1000;
+        const name = `${prefix}key-search-${objective}`;
+        for (const other of sets) {
+          const images: RgbImage[] = [];
+          for (const bytes of searched(other)) images.push(await model.decompress(bytes, { condition: found.condition }));
+          other.decodes.set(name, images);
+          other.quality[name] = { psnr: mean(images.map((im, i) => psnr(other.originals[i].data, im.data))) };
+        }
+        searchReports.push({ objective, sealed, images: count, steps, restarts, loss: found.objective, startLoss: mean(found.traces.map((t) => t[0])),
+          psnr: set.quality[name].psnr, seconds });
       }
-      searchReports.push({ objective, images: count, steps, restarts, loss: found.objective, startLoss: mean(found.traces.map((t) => t[0])),
-        psnr: set.quality[`key-search-${objective}`].psnr, seconds });
     }
   }
 
@@ -317,10 +339,14 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
   };
 }
 
+/** Every decode an attack report has rows for, in report order. */
+export const ATTACK_DECODES = ['backbone', 'full', 'protected', 'wrong-key', 'key-search-pixels', 'key-search-target',
+  'sealed', 'sealed-key-search-pixels', 'sealed-key-search-target'];
+
 function targetReport(spec: string, set: EvalSet, target: TargetModel, preds: Map<string, TargetPrediction[]>,
                       reencodings: readonly Reencoding[]): TargetAttackReport {
   const original = preds.get('original')!;
-  const decodes = ['backbone', 'full', 'protected', 'wrong-key', 'key-search-pixels', 'key-search-target'].filter((d) => preds.has(d));
+  const decodes = ATTACK_DECODES.filter((d) => preds.has(d));
   const heads: HeadAttackReport[] = [];
   const robust: Record<string, number[]> = {};
   target.heads.forEach((head, h) => {

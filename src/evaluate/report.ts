@@ -1,6 +1,6 @@
 // The evaluation report as Markdown tables (report.md, the README's Results) and as one
 // self-contained HTML page (report.html: tables and inline SVG plots, viewable offline).
-import type { AttackEvalReport, TargetAttackReport } from './attack.js';
+import { ATTACK_DECODES, type AttackEvalReport, type TargetAttackReport } from './attack.js';
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)} %`);
 const db = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(2));
@@ -9,7 +9,7 @@ function table(header: string[], rows: (string | number)[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-const DECODES = ['backbone', 'full', 'protected', 'wrong-key', 'key-search-pixels', 'key-search-target'];
+const DECODES = ATTACK_DECODES;
 
 /** Markdown for `psic eval attack`. */
 export function attackMarkdown(r: AttackEvalReport): string {
@@ -46,8 +46,8 @@ export function attackMarkdown(r: AttackEvalReport): string {
   if (r.keySearch.length) {
     out.push('\n### Key-search adversary\n');
     out.push('Adam on the condition vector c = tanh(u), no key, from random starts; the oracle objective reads the originals of the search images. The condition found then decodes every image.\n');
-    out.push(table(['objective', 'search images', 'steps × restarts', 'start loss', 'final loss', 'PSNR (dB)', 'seconds'],
-      r.keySearch.map((k) => [k.objective, k.images, `${k.steps} × ${k.restarts}`, k.startLoss.toPrecision(4), k.loss.toPrecision(4), db(k.psnr), k.seconds.toFixed(0)])));
+    out.push(table(['files', 'objective', 'search images', 'steps × restarts', 'start loss', 'final loss', 'PSNR (dB)', 'seconds'],
+      r.keySearch.map((k) => [k.sealed ? 'sealed' : 'unsealed', k.objective, k.images, `${k.steps} × ${k.restarts}`, k.startLoss.toPrecision(4), k.loss.toPrecision(4), db(k.psnr), k.seconds.toFixed(0)])));
   }
   const clip = r.targets.filter((t) => t.clip);
   if (clip.length) {
@@ -116,6 +116,8 @@ export function attackPlotSvg(r: AttackEvalReport): string {
     { name: 'wrong key', colour: '#2ca02c', value: (t) => t.asr['wrong-key'] },
     { name: 'key search (pixels)', colour: '#d62728', value: (t) => t.asr['key-search-pixels'] },
     { name: 'key search (targets)', colour: '#ff9896', value: (t) => t.asr['key-search-target'] },
+    { name: 'sealed, no key', colour: '#17becf', value: (t) => t.asr.sealed },
+    { name: 'sealed, key search (pixels)', colour: '#bcbd22', value: (t) => t.asr['sealed-key-search-pixels'] },
     { name: 'PGD cloak + backbone', colour: '#9467bd', value: (t) => t.pgd?.asr },
     { name: 'PSIC full (key)', colour: '#7f7f7f', value: (t) => t.asr.full },
   ];
