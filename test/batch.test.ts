@@ -80,7 +80,7 @@ t.test('batch API', needsBoth, async (t) => {
     const bad = await codec.decompressMany([expected[0], new Uint8Array([1, 2, 3]), join(dir, 'missing.psic')]);
     t.same(bad.map((it) => it.ok), [true, false, false]);
     t.match(bad[1], { ok: false, error: { name: 'PsicFormatError' } });
-    t.match(bad[2], { ok: false, error: { name: 'PsicInputError', message: /cannot read/ } });
+    t.match(bad[2], { ok: false, error: { name: 'PsicIoError', message: /cannot read/ } });
   });
 
   t.test('iterators: ordered, as completed, lazy pulls, early break', async (t) => {

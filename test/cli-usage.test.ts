@@ -76,10 +76,10 @@ t.test('failures before the model loads exit 1 and write nothing', async (t) => 
   t.match(r1.stderr, /PsicWeightsError: .*no-model\.pth\.tar/);
   const r2 = cli(['decompress', join(dir, 'missing.psic'), '-o', join(dir, 'x.png'), '--model', 'm']);
   t.equal(r2.status, 1);
-  t.match(r2.stderr, /PsicInputError: cannot read '.*missing\.psic'/);
+  t.match(r2.stderr, /PsicIoError: cannot read '.*missing\.psic'/);
   const r3 = cli(['info', join(dir, 'missing.psic')]);
   t.equal(r3.status, 1);
-  t.match(r3.stderr, /PsicInputError/);
+  t.match(r3.stderr, /PsicIoError/);
   const r6 = cli(['compress-dir', join(dir, 'no-such-dir'), '-o', join(dir, 'out'), '--model', 'm']);
   t.equal(r6.status, 1);
   t.match(r6.stderr, /PsicInputError: cannot read directory '.*no-such-dir'/);

@@ -114,7 +114,7 @@ t.test('config errors are typed', needsHumanModels, async (t) => {
   await t.rejects(Trainer.create({ ...(await config()), targets: [{ target: 'human:nope' }] }), { name: 'PsicInputError' });
   const plain = join(sharedDir(), 'fixtures', 'compressai-hyperprior', 'tiny-N16-M24.pth.tar');
   await t.rejects(Trainer.create({ ...(await config()), model: plain }), { name: 'PsicInputError', message: /single decode/ });
-  await t.rejects(Trainer.create(join(dir, 'missing.json')), { name: 'PsicInputError' });
+  await t.rejects(Trainer.create(join(dir, 'missing.json')), { name: 'PsicIoError' });
   // A missing keyFile is created (mode 0600) and reused.
   const keyFile = join(dir, 'new.key');
   const a = await Trainer.create({ ...(await config()), key: undefined, keyFile });

@@ -21,6 +21,7 @@ import { headReport, listImages, readLabels, type ImageLabels } from './target.j
 import { type RgbImage, readImage } from '../io/image-io.js';
 import { type Key } from '../keys.js';
 import { bpp, psnr } from './metrics.js';
+import { ATTACK_DECODES } from './report.js';
 import { Progress } from '../io/progress.js';
 import { MAX_ANNOTATION_FILE_BYTES, readRegularFileSync } from '../io/read-file.js';
 import { TargetModel, type TargetPrediction } from '../targets/target-model.js';
@@ -338,10 +339,6 @@ export async function evaluateAttack(options: AttackEvalOptions): Promise<Attack
     keySearch: searchReports,
   };
 }
-
-/** Every decode an attack report has rows for, in report order. */
-export const ATTACK_DECODES = ['backbone', 'full', 'protected', 'wrong-key', 'key-search-pixels', 'key-search-target',
-  'sealed', 'sealed-key-search-pixels', 'sealed-key-search-target'];
 
 function targetReport(spec: string, set: EvalSet, target: TargetModel, preds: Map<string, TargetPrediction[]>,
                       reencodings: readonly Reencoding[]): TargetAttackReport {
