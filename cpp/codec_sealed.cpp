@@ -1,8 +1,10 @@
 // Sealed files (container version 3): the public section is the protected image's own latent
 // (the protected decode, re-encoded by the model's encoder), so the public bytes hold nothing
 // the full image needs beyond it; the full latent ŷ is sealed, coded conditionally on the public
-// latent ŷ_p (the integer residual ŷ − ŷ_p with the public hyperprior's scales, shrunk by 2^s)
-// or, when that is not smaller, as its own z and y strings (simulcast). The full decode with the
+// latent ŷ_p: the integer residual ŷ − ŷ_p less a per-channel bias b_c, with the public
+// hyperprior's scales shrunk by a per-channel 2^s_c (the protection shifts whole channels, and
+// the residual is far narrower than y) — or, when that is not smaller, as ŷ's own z and y
+// strings (simulcast). The full decode with the
 // key is that of the unsealed file: the same ŷ, the same condition, the same synthesis.
 #include <cstring>
 
@@ -18,7 +20,7 @@ namespace psic {
 
 namespace {
 
-constexpr int kMaxScaleShift = 5;
+constexpr int kMaxScaleShift = 7;
 
 const HyperpriorLatentCodec& hyperprior_of(const CompressionModel& model) {
   const auto* hyper = dynamic_cast<const HyperpriorLatentCodec*>(&model.latent());
@@ -37,10 +39,46 @@ uint32_t get_u32(const Bytes& b, size_t at) {
   return uint32_t(b[at]) | (uint32_t(b[at + 1]) << 8) | (uint32_t(b[at + 2]) << 16) | (uint32_t(b[at + 3]) << 24);
 }
 
+// The conditional coding of a residual: per channel, the bias and scale shift it is coded with.
+struct ResidualCode {
+  std::vector<int8_t> bias;
+  std::vector<uint8_t> shift;
+  std::vector<uint8_t> string;
+};
+
+// Per channel: the bias is the rounded mean; the shift minimizes the estimated bits of the
+// residual less the bias (−log2 of the Gaussian conditional's likelihoods). One rANS pass.
+ResidualCode code_residual(const HyperpriorLatentCodec& hyper, const at::Tensor& residual, const at::Tensor& scales) {
+  const int64_t channels = residual.size(0);
+  ResidualCode out;
+  const at::Tensor bias = at::round(residual.mean({1, 2})).clamp(-127, 127);
+  const at::Tensor centred = residual - bias.view({-1, 1, 1});
+  at::Tensor best_bits, best_shift;
+  for (int shift = 0; shift <= kMaxScaleShift; ++shift) {
+    const at::Tensor lik = at::clamp_min(hyper.gaussian_conditional.likelihood(centred, scales / static_cast<double>(int64_t(1) << shift)), 1e-9);
+    const at::Tensor bits = -at::log2(lik).sum({1, 2});
+    if (shift == 0) {
+      best_bits = bits;
+      best_shift = at::zeros({channels}, at::kLong);
+    } else {
+      const at::Tensor better = bits < best_bits;
+      best_bits = at::where(better, bits, best_bits);
+      best_shift = at::where(better, at::full({channels}, shift, at::kLong), best_shift);
+    }
+  }
+  const at::Tensor b = bias.to(at::kLong).contiguous(), sh = best_shift.contiguous();
+  for (int64_t c = 0; c < channels; ++c) {
+    out.bias.push_back(static_cast<int8_t>(b[c].item<int64_t>()));
+    out.shift.push_back(static_cast<uint8_t>(sh[c].item<int64_t>()));
+  }
+  out.string = hyper.gaussian_conditional.compress(centred, hyper.shifted_indexes(scales, out.shift));
+  return out;
+}
+
 // The sealed plaintext: u32 d, d float32 (the full condition: recipients hold no owner key),
-// then the coded full latent (simulcast: u32 z length, z string, y string; conditional: the
-// residual's y string). Little-endian.
-Bytes sealed_plaintext(const std::vector<float>& condition, SealedCoding coding, const LatentStrings& full, const std::vector<uint8_t>& residual) {
+// then the coded full latent (simulcast: u32 z length, z string, y string; conditional: M int8
+// biases, M uint8 scale shifts, the residual's y string). Little-endian.
+Bytes sealed_plaintext(const std::vector<float>& condition, SealedCoding coding, const LatentStrings& full, const ResidualCode& residual) {
   Bytes out;
   put_u32(out, static_cast<uint32_t>(condition.size()));
   const size_t at = out.size();
@@ -51,7 +89,9 @@ Bytes sealed_plaintext(const std::vector<float>& condition, SealedCoding coding,
     out.insert(out.end(), full.z.begin(), full.z.end());
     out.insert(out.end(), full.y.begin(), full.y.end());
   } else {
-    out.insert(out.end(), residual.begin(), residual.end());
+    for (int8_t b : residual.bias) out.push_back(static_cast<uint8_t>(b));
+    out.insert(out.end(), residual.shift.begin(), residual.shift.end());
+    out.insert(out.end(), residual.string.begin(), residual.string.end());
   }
   return out;
 }
@@ -86,20 +126,16 @@ CompressResult Codec::compress_sealed(const at::Tensor& x, int64_t width, int64_
   stages.transform_ms += ms_since(t);
   const LatentStrings public_strings = model().latent().compress(y_p, forward, &stages, nullptr);
 
-  // The sealed coding: the smallest residual string over the scale shifts, or simulcast.
+  // The sealed coding: the residual against the public latent, or simulcast when smaller.
   t = Clock::now();
   const at::Tensor residual = (y_hat - at::round(y_p.cpu()))[0].contiguous();
-  std::vector<uint8_t> best;
-  int best_shift = 0;
-  if (options.sealed_coding != static_cast<int>(SealedCoding::Simulcast)) {
-    for (int shift = 0; shift <= kMaxScaleShift; ++shift) {
-      std::vector<uint8_t> s = hyper.gaussian_conditional.compress(residual, hyper.scale_indexes(public_strings.z, shapes, shift));
-      if (best.empty() || s.size() < best.size()) best = std::move(s), best_shift = shift;
-    }
-  }
+  ResidualCode best;
+  if (options.sealed_coding != static_cast<int>(SealedCoding::Simulcast))
+    best = code_residual(hyper, residual, hyper.public_scales(public_strings.z, shapes));
   const size_t simulcast_size = 4 + full.z.size() + full.y.size();
+  const size_t conditional_size = 2 * best.bias.size() + best.string.size();
   const SealedCoding coding = options.sealed_coding == static_cast<int>(SealedCoding::Simulcast) ||
-                                      (options.sealed_coding == 0 && simulcast_size < best.size())
+                                      (options.sealed_coding == 0 && simulcast_size < conditional_size)
                                   ? SealedCoding::Simulcast
                                   : SealedCoding::Conditional;
   stages.entropy_ms += ms_since(t);
@@ -108,7 +144,7 @@ CompressResult Codec::compress_sealed(const at::Tensor& x, int64_t width, int64_
   header.sealed = true;
   SealedHeader& seal = header.seal;
   seal.coding = coding;
-  seal.scale_shift = coding == SealedCoding::Conditional ? static_cast<uint8_t>(best_shift) : 0;
+  seal.scale_shift = 0;  // the shifts are per channel, in the sealed section
   const bool backbone = options.public_synthesis < 0 ? model().has_backbone_synthesis()
                                                      : options.public_synthesis == static_cast<int>(PublicSynthesis::Backbone);
   if (backbone && !model().has_backbone_synthesis()) throw InputError("this model has no backbone synthesis for the public section");
@@ -169,8 +205,17 @@ at::Tensor Codec::decode_sealed(const ParsedContainer& parsed, const CodecOption
     const HyperpriorLatentCodec& hyper = hyperprior_of(model());
     const at::Tensor y_p = model().latent().decompress(public_strings, shapes, stages);
     const auto t = Clock::now();
-    const std::vector<uint8_t> residual(plain.begin() + static_cast<std::ptrdiff_t>(at), plain.end());
-    y_hat = y_p + hyper.gaussian_conditional.decompress(residual, hyper.scale_indexes(public_strings.z, shapes, h.seal.scale_shift)).unsqueeze(0);
+    const size_t channels = static_cast<size_t>(shapes.y_channels);
+    if (plain.size() - at < 2 * channels) throw FormatError(".psic sealed section is malformed");
+    std::vector<float> bias(channels);
+    for (size_t c = 0; c < channels; ++c) bias[c] = static_cast<float>(static_cast<int8_t>(plain[at + c]));
+    const std::vector<uint8_t> shifts(plain.begin() + static_cast<std::ptrdiff_t>(at + channels), plain.begin() + static_cast<std::ptrdiff_t>(at + 2 * channels));
+    for (uint8_t s : shifts)
+      if (s > kMaxScaleShift) throw FormatError(".psic sealed scale shift is out of range");
+    const std::vector<uint8_t> residual(plain.begin() + static_cast<std::ptrdiff_t>(at + 2 * channels), plain.end());
+    const at::Tensor indexes = hyper.shifted_indexes(hyper.public_scales(public_strings.z, shapes), shifts);
+    const at::Tensor centred = hyper.gaussian_conditional.decompress(residual, indexes);
+    y_hat = y_p + (centred + at::tensor(bias, at::kFloat).view({-1, 1, 1})).unsqueeze(0);
     if (stages) stages->entropy_ms += ms_since(t);
   }
   return model().decode(y_hat, condition_tensor(full_condition), decoder_options(options), stages);

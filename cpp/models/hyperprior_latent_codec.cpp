@@ -115,13 +115,20 @@ at::Tensor HyperpriorLatentCodec::decompress(const LatentStrings& strings, const
   return y_hat;
 }
 
-at::Tensor HyperpriorLatentCodec::scale_indexes(const std::vector<uint8_t>& z_string, const LatentShapes& s, int shift) const {
+at::Tensor HyperpriorLatentCodec::public_scales(const std::vector<uint8_t>& z_string, const LatentShapes& s) const {
   if (s.z_channels != N || s.y_channels != M) throw FormatError("latent channel counts do not match the model");
   const at::Tensor z_hat = entropy_bottleneck.decompress({&z_string}, s.z_height, s.z_width);
   const at::Tensor scales = hyper_scales(z_hat);
   if (scales.size(2) != s.y_height || scales.size(3) != s.y_width) throw FormatError("latent shapes are inconsistent");
+  return scales[0].contiguous();
+}
+
+at::Tensor HyperpriorLatentCodec::shifted_indexes(const at::Tensor& scales, const std::vector<uint8_t>& shifts) const {
+  if (static_cast<int64_t>(shifts.size()) != scales.size(0)) throw FormatError("one scale shift per latent channel");
+  std::vector<float> divisors(shifts.size());
+  for (size_t c = 0; c < shifts.size(); ++c) divisors[c] = static_cast<float>(int64_t(1) << shifts[c]);
   // Division by a power of two is exact in floating point: both sides get the same indexes.
-  return gaussian_conditional.build_indexes(scales[0] / static_cast<double>(int64_t(1) << shift));
+  return gaussian_conditional.build_indexes(scales / at::tensor(divisors, at::kFloat).view({-1, 1, 1}));
 }
 
 double HyperpriorLatentCodec::estimate_bits(const at::Tensor& y) {

@@ -29,9 +29,11 @@ class HyperpriorLatentCodec : public LatentCodec {
   at::Tensor decompress(const LatentStrings& strings, const LatentShapes& shapes, StageTimings* timings) const override;
   // Scales for a z_hat, the one way both sides compute them.
   at::Tensor hyper_scales(const at::Tensor& z_hat) const;
-  // Sealed files' conditional coding: the scale-table indexes of σ / 2^shift, σ the scales the
-  // z string (of the public section) gives. Deterministic on both sides.
-  at::Tensor scale_indexes(const std::vector<uint8_t>& z_string, const LatentShapes& shapes, int shift) const;
+  // Sealed files' conditional coding: the scales σ the z string (of the public section) gives,
+  // [M, h, w] on the CPU, and the scale-table indexes of σ / 2^shift_c with one shift per channel.
+  // Deterministic on both sides.
+  at::Tensor public_scales(const std::vector<uint8_t>& z_string, const LatentShapes& shapes) const;
+  at::Tensor shifted_indexes(const at::Tensor& scales, const std::vector<uint8_t>& shifts) const;
 
   double estimate_bits(const at::Tensor& y) override;
 
