@@ -31,7 +31,6 @@ interface Row {
   file: string;
   bytes: Record<'plain' | 'sealed' | 'conditional' | 'simulcast' | 'public' | 'sealedSection', number>;
   coding: string;
-  scaleShift: number;
   psnr: Record<'full' | 'protected' | 'sealedPublic' | 'sealedPublicOtherSynthesis', number>;
   fullIdentical: boolean;
   ms: Record<'compress' | 'compressSealed' | 'decompressFull' | 'decompressFullSealed' | 'decompressProtected' | 'decompressPublicSealed', number>;
@@ -53,7 +52,7 @@ for (const file of files) {
   rows.push({
     file: file.replace(/^.*\//, ''),
     bytes: { plain: plain.length, sealed: sealed.length, conditional: conditional.length, simulcast: simulcast.length, public: info.seal!.publicBytes, sealedSection: info.seal!.sealedBytes },
-    coding: info.seal!.coding, scaleShift: info.seal!.scaleShift,
+    coding: info.seal!.coding,
     psnr: { full: psnr(image.data, fullPlain.data), protected: psnr(image.data, shownPlain.data), sealedPublic: psnr(image.data, shownSealed.data), sealedPublicOtherSynthesis: psnr(image.data, shownOther.data) },
     fullIdentical: equal(fullPlain.data, fullSealed.data),
     ms: { compress: tPlain, compressSealed: tSealed, decompressFull: tFullPlain, decompressFullSealed: tFullSealed, decompressProtected: tShownPlain, decompressPublicSealed: tShownSealed },

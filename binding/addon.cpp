@@ -61,7 +61,6 @@ Napi::Value ParseContainer(const Napi::CallbackInfo& info) {
       sealed.Set("stanzaBytes", static_cast<double>(psic::kRecipientStanzaSize * h.seal.recipients.size()));
       sealed.Set("recipients", static_cast<double>(h.seal.recipients.size()));
       sealed.Set("coding", h.seal.coding == psic::SealedCoding::Conditional ? "conditional" : "simulcast");
-      sealed.Set("scaleShift", static_cast<double>(h.seal.scale_shift));
       sealed.Set("publicSynthesis", h.seal.public_synthesis == psic::PublicSynthesis::Backbone ? "backbone" : "protected");
       o.Set("seal", sealed);
     }

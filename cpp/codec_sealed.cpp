@@ -144,7 +144,6 @@ CompressResult Codec::compress_sealed(const at::Tensor& x, int64_t width, int64_
   header.sealed = true;
   SealedHeader& seal = header.seal;
   seal.coding = coding;
-  seal.scale_shift = 0;  // the shifts are per channel, in the sealed section
   const bool backbone = options.public_synthesis < 0 ? model().has_backbone_synthesis()
                                                      : options.public_synthesis == static_cast<int>(PublicSynthesis::Backbone);
   if (backbone && !model().has_backbone_synthesis()) throw InputError("this model has no backbone synthesis for the public section");

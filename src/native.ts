@@ -94,7 +94,6 @@ export interface NativeContainerHeader {
     publicBytes: number; sealedBytes: number; stanzaBytes: number;
     recipients: number;
     coding: 'conditional' | 'simulcast';
-    scaleShift: number;
     publicSynthesis: 'protected' | 'backbone';
   };
   /** Byte offset and length of each entropy-coded string inside the container. */

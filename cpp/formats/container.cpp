@@ -78,8 +78,8 @@ void parse_sealed_header(const uint8_t* data, SealedHeader& s) {
   if (coding != static_cast<uint8_t>(SealedCoding::Conditional) && coding != static_cast<uint8_t>(SealedCoding::Simulcast))
     throw FormatError(".psic sealed coding " + std::to_string(coding) + " is unknown");
   s.coding = static_cast<SealedCoding>(coding);
-  s.scale_shift = data[77];
-  if (s.scale_shift > 15) throw FormatError(".psic sealed scale shift is out of range");
+  s.reserved = data[77];
+  if (s.reserved != 0) throw FormatError(".psic sealed header's reserved byte is not 0");
   s.recipients.resize(data[78]);
   if (data[79] > 1) throw FormatError(".psic public synthesis " + std::to_string(data[79]) + " is unknown");
   s.public_synthesis = static_cast<PublicSynthesis>(data[79]);
@@ -128,7 +128,7 @@ std::vector<uint8_t> sealed_container_prefix(const ContainerHeader& h, const std
   put_common(b, h, kContainerVersionSealed, kContainerHeaderSizeSealed, z.size(), y.size());
   put32(b, 72, s.sealed_length);
   b[76] = static_cast<uint8_t>(s.coding);
-  b[77] = s.scale_shift;
+  b[77] = s.reserved;
   b[78] = static_cast<uint8_t>(s.recipients.size());
   b[79] = static_cast<uint8_t>(s.public_synthesis);
   put_bytes(b, 80, s.file_salt);

@@ -26,7 +26,7 @@
 //   0-71          as above (the lengths at 64 and 68 are the public section's strings)
 //   72     4     sealed section length (ciphertext and its 16-byte tag)
 //   76     1     sealed coding: 1 conditional on the public latent, 2 simulcast
-//   77     1     scale shift s (conditional coding: residual scales are σ / 2^s)
+//   77     1     reserved, 0
 //   78     1     recipients count n
 //   79     1     public synthesis: 0 the protected decode, 1 the backbone's synthesis
 //   80     16    file salt (of the owner's file key)
@@ -69,7 +69,7 @@ struct RecipientStanza {
 struct SealedHeader {
   uint32_t sealed_length = 0;
   SealedCoding coding = SealedCoding::Conditional;
-  uint8_t scale_shift = 0;
+  uint8_t reserved = 0;
   PublicSynthesis public_synthesis = PublicSynthesis::Protected;
   std::array<uint8_t, 16> file_salt{}, owner_check{};
   std::array<uint8_t, 12> owner_nonce{};
