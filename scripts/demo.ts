@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { writeFileAtomic } from '../src/io/atomic-write.js';
-import { Codec, TargetModel, psnr, readImage, readKeyFile, writePng } from '../src/index.js';
+import { Codec, TargetModel, generateKey, psnr, readImage, readKeyFile, writePng } from '../src/index.js';
 import type { TargetPrediction } from '../src/targets/target-model.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,6 +49,21 @@ console.log(`size      ${stats.container.length} bytes -> out/demo.psic; decodes
 console.log(`bpp       ${stats.bpp.toFixed(4)} (payload ${stats.payloadBpp.toFixed(4)}, model estimate ${stats.estimatedBpp.toFixed(4)})`);
 console.log(`PSNR      full (owner's key) ${psnr(original.data, full.data).toFixed(2)} dB, protected (no key) ${psnr(original.data, shown.data).toFixed(2)} dB`);
 console.log(`time      encode ${stats.timings.totalMs.toFixed(0)} ms, decode ${(t2 - t1).toFixed(0)} ms`);
+
+// A sealed file: the public bytes hold only the protected image; the full one needs the key.
+const sealed = await codec.compress(photo, { seal: { key } });
+await writeFileAtomic(join(outDir, 'demo-sealed.psic'), sealed);
+const sealedShown = await codec.decompress(sealed);
+const sealedFull = await codec.decompress(sealed, { key });
+const sameFull = Buffer.from(sealedFull.data).equals(Buffer.from(full.data));
+let wrongKey = 'accepted (!)';
+try {
+  await codec.decompress(sealed, { key: generateKey() });
+} catch (err) {
+  wrongKey = `refused (${(err as Error).name})`;
+}
+console.log(`sealed    ${sealed.length} bytes (${(sealed.length / stats.container.length).toFixed(2)}x) -> out/demo-sealed.psic; no key ${psnr(original.data, sealedShown.data).toFixed(2)} dB, ` +
+  `the key ${sameFull ? 'the same full image' : 'a different image (!)'}, a wrong key ${wrongKey}`);
 
 // What machines read: the real target models on a held-out face and scene, full vs protected.
 const first = (dir: string) => (existsSync(dir) ? join(dir, readdirSync(dir).sort()[0]) : undefined);
