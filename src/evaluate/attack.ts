@@ -21,7 +21,7 @@ import { headReport, listImages, readLabels, type ImageLabels } from './target.j
 import { type RgbImage, readImage } from '../io/image-io.js';
 import { type Key } from '../keys.js';
 import { bpp, psnr } from './metrics.js';
-import { ATTACK_DECODES } from './report.js';
+import { ATTACK_DECODES } from './decodes.js';
 import { Progress } from '../io/progress.js';
 import { MAX_ANNOTATION_FILE_BYTES, readRegularFileSync } from '../io/read-file.js';
 import { TargetModel, type TargetPrediction } from '../targets/target-model.js';

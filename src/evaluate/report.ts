@@ -1,6 +1,7 @@
 // The evaluation report as Markdown tables (report.md, the README's Results) and as one
 // self-contained HTML page (report.html: tables and inline SVG plots, viewable offline).
 import type { AttackEvalReport, TargetAttackReport } from './attack.js';
+import { ATTACK_DECODES } from './decodes.js';
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)} %`);
 const db = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(2));
@@ -9,9 +10,6 @@ function table(header: string[], rows: (string | number)[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-/** Every decode an attack report has rows for, in report order. */
-export const ATTACK_DECODES = ['backbone', 'full', 'protected', 'wrong-key', 'key-search-pixels', 'key-search-target',
-  'sealed', 'sealed-key-search-pixels', 'sealed-key-search-target'];
 const DECODES = ATTACK_DECODES;
 
 /** Markdown for `psic eval attack`. */
