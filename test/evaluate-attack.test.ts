@@ -157,7 +157,7 @@ t.test('psic eval attack: usage errors, a bad key, and the files it writes', asy
   t.equal(psic([...base, '--key-file', join(dir, 'bad.key'), '--reencodings', 'gif-q1']).status, 2);
   await writeKeyFile(join(dir, 'owner.key'), generateKey());
   const out = join(dir, 'report');
-  const ok = psic([...base, '--key-file', join(dir, 'owner.key'), '--no-pgd', '--no-key-search', '--reencodings', 'none', '--out', out, '--json']);
+  const ok = psic([...base, '--key-file', join(dir, 'owner.key'), '--no-pgd', '--no-key-search', '--no-sealed', '--reencodings', 'none', '--out', out, '--json']);
   t.equal(ok.status, 0, ok.stderr);
   const json = JSON.parse(ok.stdout);
   t.equal(json.targets[0].asr.protected, 0);
