@@ -2,6 +2,7 @@
 // a wrong key instead of decoding a plausible image; without a key it still decodes protected.
 // Also: keys derived in C++ agree with HKDF from node:crypto, bounded container reads, and the
 // default pixel limit.
+import { execFileSync } from 'node:child_process';
 import { hkdfSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
@@ -90,7 +91,9 @@ t.test('container files are read only as far as their header declares', needsBot
   const truncated = join(dir, 'truncated.psic');
   writeFileSync(truncated, bytes);
   truncateSync(truncated, bytes.length - 1);
-  for (const [path, error] of [[trailing, PsicFormatError], [truncated, PsicFormatError], ['/dev/zero', PsicIoError], [dir, PsicIoError]] as const) {
+  const fifo = join(dir, 'pipe.psic');
+  execFileSync('mkfifo', [fifo]);  // no writer: opening it must not block
+  for (const [path, error] of [[trailing, PsicFormatError], [truncated, PsicFormatError], ['/dev/zero', PsicIoError], [dir, PsicIoError], [fifo, PsicIoError]] as const) {
     const [item] = await codec.decompressMany([path]);
     t.equal(item.ok, false, path);
     t.type(!item.ok && item.error, error, path);

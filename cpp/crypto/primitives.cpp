@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "errors.h"
+#include "util/sha256.h"
 
 namespace psic {
 
@@ -55,16 +56,7 @@ Bytes random_bytes(size_t n) {
   return out;
 }
 
-std::string to_hex_string(const Bytes& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * bytes.size());
-  for (uint8_t b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
+std::string to_hex_string(const Bytes& bytes) { return to_hex(bytes.data(), bytes.size()); }
 
 Bytes from_hex(const std::string& hex) {
   auto digit = [&](char c) -> int {

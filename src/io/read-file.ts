@@ -50,7 +50,7 @@ export function ioError(err: unknown, verb: 'read' | 'write', path: string, what
   if (err instanceof PsicIoError || err instanceof PsicLimitError || err instanceof PsicFormatError) return err;
   const e = err as NodeJS.ErrnoException;
   const code = typeof e?.code === 'string' ? e.code : '';
-  const subject = what ? `${what} '${path}'` : `'${path}'`;
+  const subject = subjectOf(path, what);
   if (verb === 'write' && code === 'ENOENT') return new PsicIoError(`cannot write ${subject}: folder '${dirname(path)}' does not exist`);
   if (verb === 'write' && code === 'ENOTDIR') return new PsicIoError(`cannot write ${subject}: '${dirname(path)}' is not a folder`);
   const reason = reasons[code] ?? (code ? code.toLowerCase() : String(e?.message ?? err));
@@ -61,16 +61,20 @@ export function ioError(err: unknown, verb: 'read' | 'write', path: string, what
 // regular file the flag changes nothing.
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
+/** How messages name a file: "key file 'k'", or just "'k'" when `what` is empty. */
+const subjectOf = (path: string, what?: string) => (what ? `${what} '${path}'` : `'${path}'`);
+
 function checkStats(stats: Stats, path: string, what: string, maxBytes: number | undefined): void {
-  if (stats.isDirectory()) throw new PsicIoError(`${what} '${path}' is a directory, not a regular file`);
-  if (!stats.isFile()) throw new PsicIoError(`${what} '${path}' is not a regular file`);
+  const subject = subjectOf(path, what);
+  if (stats.isDirectory()) throw new PsicIoError(`${subject} is a directory, not a regular file`);
+  if (!stats.isFile()) throw new PsicIoError(`${subject} is not a regular file`);
   if (maxBytes !== undefined && stats.size > maxBytes) {
-    throw new PsicLimitError(`${what} '${path}' is ${stats.size} bytes, over the limit of ${maxBytes} bytes`);
+    throw new PsicLimitError(`${subject} is ${stats.size} bytes, over the limit of ${maxBytes} bytes`);
   }
 }
 
 async function openChecked(path: string, what: string, maxBytes?: number): Promise<{ handle: FileHandle; stats: Stats }> {
-  if (typeof path !== 'string' || path.length === 0) throw new PsicIoError(`${what} path must be a non-empty string`);
+  if (typeof path !== 'string' || path.length === 0) throw new PsicIoError(`${what || 'a file'} path must be a non-empty string`);
   let handle: FileHandle;
   try {
     handle = await open(path, READ_FLAGS);
